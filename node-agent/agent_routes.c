@@ -1,0 +1,136 @@
+/* Auth before routing, then the route table. Handlers live in agent_h_*.c. */
+#include "agent.h"
+
+#include "dp_clock.h"
+#include "dp_key.h"
+
+#include <string.h>
+
+const struct dp_route agent_routes[] = {
+    {"GET", "/ping", agent_h_ping, "ping"},
+    {"GET", "/health", agent_h_health, "health"},
+    {"GET", "/metrics", agent_h_metrics, "metrics"},
+};
+const size_t agent_routes_count = sizeof(agent_routes) / sizeof(agent_routes[0]);
+
+_Static_assert(sizeof(agent_routes) / sizeof(agent_routes[0]) <= AGENT_ROUTES_MAX,
+               "grow AGENT_ROUTES_MAX");
+
+void agent_reload_key(struct agent *ag)
+{
+    char key[DP_KEY_MAX + 1];
+    struct dp_err err = {0};
+    struct dp_logctx lc;
+
+    dp_logctx_init(&lc, "agent");
+    if (dp_key_load_file(key, ag->conf.key_file, &err)) {
+        dp_log(DP_LOG_WARN, &lc, "key not reloaded: %s", err.msg);
+        return;
+    }
+    pthread_rwlock_wrlock(&ag->key_lock);
+    memcpy(ag->key, key, sizeof(key));
+    pthread_rwlock_unlock(&ag->key_lock);
+    memset(key, 0, sizeof(key));
+    dp_log(DP_LOG_INFO, &lc, "key reloaded from %s", ag->conf.key_file);
+}
+
+void agent_count_op(struct agent *ag, enum agent_op op, int ok)
+{
+    atomic_fetch_add(&ag->metrics.ops[op][ok ? 0 : 1], 1);
+}
+
+/* The presented key: X-API-Key, or Authorization: Bearer. */
+static const char *presented_key(struct mg_connection *conn)
+{
+    const char *k = mg_get_header(conn, "X-API-Key");
+    const char *auth;
+
+    if (k)
+        return k;
+    auth = mg_get_header(conn, "Authorization");
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+        return auth + 7;
+    return NULL;
+}
+
+enum key_verdict { KEY_OK, KEY_WRONG, KEY_NONE_CONFIGURED };
+
+static enum key_verdict key_check(struct agent *ag, const char *presented)
+{
+    enum key_verdict v;
+
+    pthread_rwlock_rdlock(&ag->key_lock);
+    if (!ag->key[0])
+        v = KEY_NONE_CONFIGURED;
+    else if (presented && dp_key_equal(presented, strlen(presented), ag->key))
+        v = KEY_OK;
+    else
+        v = KEY_WRONG;
+    pthread_rwlock_unlock(&ag->key_lock);
+    return v;
+}
+
+/* Answers and returns non-zero when the request may not go on. */
+static int gatekeep(struct agent *ag, struct dp_req *rq)
+{
+    const char *addr = rq->ri->remote_addr;
+    enum key_verdict v;
+    int wait;
+
+    if (ag->conf.nallow && !dp_cidr_contains_any(ag->conf.allow, ag->conf.nallow, addr))
+        return dp_httpd_send_error(rq, 403, "forbidden", "address %s is not allowed", addr);
+    wait = dp_authgate_wait_s(ag->gate, addr, dp_mono_s());
+    if (wait > 0) {
+        atomic_fetch_add(&ag->metrics.auth_blocked, 1);
+        return dp_httpd_send_too_many(rq, wait);
+    }
+    v = key_check(ag, presented_key(rq->conn));
+    if (v == KEY_OK)
+        return 0;
+    atomic_fetch_add(&ag->metrics.auth_failures, 1);
+    wait = dp_authgate_fail(ag->gate, addr, dp_mono_s());
+    dp_log(DP_LOG_WARN, &rq->log, "auth failed addr=%s path=%.128s", addr, rq->ri->local_uri_raw);
+    if (wait > 0)
+        return dp_httpd_send_too_many(rq, wait);
+    if (v == KEY_NONE_CONFIGURED)
+        return dp_httpd_send_error(rq, 401, "unauthorized", "this agent has no key configured yet");
+    return dp_httpd_send_error(rq, 401, "unauthorized", "missing or wrong agent key");
+}
+
+static void count_request(struct agent *ag, const struct dp_route *r, int status)
+{
+    int cls = status / 100;
+
+    if (cls < 0 || cls > 5)
+        cls = 0;
+    if (r)
+        atomic_fetch_add(&ag->metrics.requests[r - agent_routes][cls], 1);
+    else
+        atomic_fetch_add(&ag->metrics.unrouted[cls], 1);
+}
+
+int agent_dispatch(struct mg_connection *conn, void *app)
+{
+    struct agent *ag = app;
+    struct dp_req rq;
+    const struct dp_route *r;
+    int status;
+
+    dp_req_init(&rq, conn, "agent", ag);
+    if (gatekeep(ag, &rq)) {
+        count_request(ag, NULL, rq.status);
+        return rq.status;
+    }
+    r = dp_router_match(agent_routes, agent_routes_count, rq.ri->request_method,
+                        rq.ri->local_uri_raw, &rq, &status);
+    if (!r) {
+        dp_httpd_send_error(&rq, status, status == 404 ? "not_found" : "method_not_allowed",
+                            "%s %.200s is not a route of this agent", rq.ri->request_method,
+                            rq.ri->local_uri_raw);
+    } else {
+        rq.route = r;
+        r->fn(&rq);
+    }
+    count_request(ag, r, rq.status);
+    return rq.status ? rq.status : 500;
+}

@@ -1,0 +1,123 @@
+/* node-agent: parse, check, bind, (drop privileges), serve until SIGTERM. */
+#include "agent.h"
+
+#include "dp_clock.h"
+#include "dp_key.h"
+#include "dp_log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int agent_prepare(struct agent *ag, struct dp_logctx *lc)
+{
+    struct dp_err err = {0};
+    ssize_t n = readlink("/proc/self/exe", ag->self_exe, sizeof(ag->self_exe) - 1);
+
+    if (n <= 0) {
+        dp_log(DP_LOG_ERROR, lc, "cannot find this program's path: %s", strerror(errno));
+        return -1;
+    }
+    ag->self_exe[n] = '\0';
+    if (mkdir(ag->conf.data_root, 0750) != 0 && errno != EEXIST) {
+        dp_log(DP_LOG_ERROR, lc, "cannot create data root %s: %s", ag->conf.data_root,
+               strerror(errno));
+        return -1;
+    }
+    dp_docker_init(&ag->docker, ag->conf.docker_socket);
+    if (dp_authgate_new(&ag->gate, DP_AUTH_FAIL_MAX, DP_AUTH_FAIL_WINDOW_S, DP_AUTH_BLOCK_S,
+                        DP_AUTH_TABLE_SIZE)) {
+        dp_log(DP_LOG_ERROR, lc, "out of memory");
+        return -1;
+    }
+    pthread_rwlock_init(&ag->key_lock, NULL);
+    if (dp_key_load_file(ag->key, ag->conf.key_file, &err))
+        dp_log(DP_LOG_WARN, lc, "%s; every request is refused until a key is in place (SIGHUP "
+               "re-reads it)", err.msg);
+    ag->started_mono_s = dp_mono_s();
+    return 0;
+}
+
+static int agent_serve(struct agent *ag, struct dp_logctx *lc)
+{
+    struct dp_httpd_opts o = {
+        .listen = ag->conf.listen,
+        .threads = ag->conf.threads,
+        .tls_cert = ag->conf.tls_cert[0] ? ag->conf.tls_cert : NULL,
+        .tls_key = ag->conf.tls_key[0] ? ag->conf.tls_key : NULL,
+        .request_timeout_ms = 60000,
+        .run_as_user = ag->conf.user[0] ? ag->conf.user : NULL,
+    };
+    struct dp_err err = {0};
+    sigset_t sigs;
+    int sig = 0;
+
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before mg_start: workers inherit it */
+    if (dp_httpd_start(&ag->mg, &o, agent_dispatch, ag, &err)) {
+        dp_log(DP_LOG_ERROR, lc, "%s", err.msg);
+        return 1;
+    }
+    dp_log(DP_LOG_INFO, lc, "serving on %s%s version=%s namespace=%s data_root=%s", o.listen,
+           o.tls_cert ? " (https)" : "", DP_VERSION,
+           ag->conf.namespace_[0] ? ag->conf.namespace_ : "-", ag->conf.data_root);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+        agent_reload_key(ag);
+    dp_log(DP_LOG_INFO, lc, "signal %d: stopping", sig);
+    atomic_store(&ag->stopping, true);
+    mg_stop(ag->mg); /* joins workers; long operations watch ag->stopping */
+    return 0;
+}
+
+static void agent_free(struct agent *ag)
+{
+    dp_authgate_free(ag->gate);
+    pthread_rwlock_destroy(&ag->key_lock);
+    memset(ag->key, 0, sizeof(ag->key));
+}
+
+int main(int argc, char **argv)
+{
+    static struct agent ag; /* big; zeroed; owned by main, passed by pointer */
+    struct dp_logctx lc;
+    struct dp_err err = {0};
+    int rc;
+
+    setlocale(LC_ALL, "C.UTF-8"); /* libarchive needs it for UTF-8 member names */
+    dp_logctx_init(&lc, "agent");
+    switch (agent_conf_parse(&ag.conf, argc, argv, &err)) {
+    case AGENT_EXIT_USAGE:
+        fprintf(stderr, "node-agent: %s\n", err.msg);
+        return 2;
+    case AGENT_EXIT_OK:
+        if (ag.conf.help)
+            agent_conf_usage(argv[0]);
+        else
+            printf("node-agent %s\n", DP_VERSION);
+        return 0;
+    case AGENT_RUN:
+        break;
+    }
+    dp_log_set_level(ag.conf.log_level);
+    if (ag.conf.check) {
+        printf("configuration ok\n");
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* once, before threads */
+    json_object_seed(0);
+    rc = agent_prepare(&ag, &lc) ? 1 : agent_serve(&ag, &lc);
+    agent_free(&ag);
+    curl_global_cleanup();
+    return rc;
+}

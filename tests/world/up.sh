@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Brings up what every integration test shares: a Docker engine that answers (started here if
+# none does) and the local base image tests build on (no image can be pulled from the internet).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+mkdir -p "$DP_WORLD"
+
+if ! docker_ping; then
+    echo "world: no Docker engine answers on $DOCKER_SOCK; starting dockerd"
+    nohup dockerd >"$DP_WORLD/dockerd.log" 2>&1 &
+    echo $! >"$DP_WORLD/dockerd.pid"
+    for _ in $(seq 1 60); do
+        docker_ping && break
+        sleep 1
+    done
+    docker_ping || { echo "world: dockerd did not answer within 60 s"; tail -20 "$DP_WORLD/dockerd.log"; exit 1; }
+fi
+
+# A busybox-static root: sh, httpd and the usual tools, enough to build and serve test apps.
+if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
+    root=$(mktemp -d)
+    trap 'rm -rf "$root"' EXIT
+    mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/www"
+    cp /bin/busybox "$root/bin/busybox"
+    for applet in $(/bin/busybox --list); do
+        [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+    done
+    echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
+    echo 'root:x:0:' >"$root/etc/group"
+    tar -C "$root" -cf "$DP_WORLD/busybox-root.tar" .
+    docker import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' "$DP_WORLD/busybox-root.tar" "$TEST_IMAGE" >/dev/null
+    rm -f "$DP_WORLD/busybox-root.tar"
+fi
+echo "world: docker $(curl -s --unix-socket "$DOCKER_SOCK" http://docker/version | sed -n 's/.*"Version":"\([^"]*\)".*/\1/p' | head -1), image $TEST_IMAGE ready"
