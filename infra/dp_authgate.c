@@ -20,8 +20,7 @@ struct dp_authgate {
     struct gate_slot *slots;
 };
 
-dp_rc dp_authgate_new(struct dp_authgate **out, int max_fail, int window_s, int block_s,
-                      int slots)
+dp_rc dp_authgate_new(struct dp_authgate **out, int max_fail, int window_s, int block_s, int slots)
 {
     struct dp_authgate *g = calloc(1, sizeof(*g));
 
@@ -74,10 +73,10 @@ static struct gate_slot *gate_find(struct dp_authgate *g, const char *addr, int 
 
         if (s->addr[0] && strcmp(s->addr, addr) == 0)
             return s;
-        if (!stalest)
+        /* An empty slot beats any used one; among used ones the stalest goes. */
+        if (!stalest ||
+            (stalest->addr[0] && (!s->addr[0] || s->last_seen_s < stalest->last_seen_s)))
             stalest = s;
-        else if (stalest->addr[0] && (!s->addr[0] || s->last_seen_s < stalest->last_seen_s))
-            stalest = s; /* an empty slot beats any used one */
     }
     if (!create)
         return NULL;

@@ -11,8 +11,7 @@ struct dp_authgate;
 
 /* A gate that blocks an address for block_s seconds after max_fail failures within window_s
  * seconds, tracking up to slots addresses (the stalest is forgotten first). */
-dp_rc dp_authgate_new(struct dp_authgate **out, int max_fail, int window_s, int block_s,
-                      int slots);
+dp_rc dp_authgate_new(struct dp_authgate **out, int max_fail, int window_s, int block_s, int slots);
 void dp_authgate_free(struct dp_authgate *g); /* NULL is fine */
 
 /* Seconds addr must still wait (>0), or 0 when it may try. now_s: dp_mono_s(). */

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DNAME_MAX 128       /* Docker's name for a container: "ns_name" */
-#define STOP_GRACE_S 10     /* SIGTERM to SIGKILL when stopping */
-#define CALL_MS 60000       /* non-streamed container calls */
+#define DNAME_MAX    128   /* Docker's name for a container: "ns_name" */
+#define STOP_GRACE_S 10    /* SIGTERM to SIGKILL when stopping */
+#define CALL_MS      60000 /* non-streamed container calls */
 
 static const char *str_or(const char *s, const char *def)
 {
@@ -22,8 +22,8 @@ static const char *str_or(const char *s, const char *def)
 static dp_rc ctr_call(struct dp_docker_resp *r, const struct dp_ctr_scope *s, const char *method,
                       const char *path, const char *json_body, struct dp_err *err)
 {
-    struct dp_docker_req rq = {.method = method, .path = path, .json_body = json_body,
-                               .timeout_ms = CALL_MS};
+    struct dp_docker_req rq = {
+        .method = method, .path = path, .json_body = json_body, .timeout_ms = CALL_MS};
 
     return dp_docker_call(s->docker, &rq, r, err);
 }
@@ -52,7 +52,8 @@ static dp_rc ctr_find(json_t **out, bool *ours, const struct dp_ctr_scope *s, co
     if (rc == DP_OK && r.status == 200) {
         *out = json_loadb(r.body.data, r.body.len, 0, NULL);
         if (!*out)
-            rc = dp_err_setc(err, DP_EUPSTREAM, "docker_error", "docker sent an unreadable inspect");
+            rc =
+                dp_err_setc(err, DP_EUPSTREAM, "docker_error", "docker sent an unreadable inspect");
         else
             *ours = labels_ours(json_object_get(json_object_get(*out, "Config"), "Labels"),
                                 s->namespace_);
@@ -100,9 +101,12 @@ static dp_rc ctr_post(const struct dp_ctr_scope *s, const char *id, const char *
     if (rc == DP_OK && r.status != 204 && r.status != 304) {
         char *msg = r.body.data;
 
-        if (msg && (strstr(msg, "port is already allocated") || strstr(msg, "address already in use")))
-            rc = dp_err_setc(err, DP_ECONFLICT, "port_in_use", "cannot %s: a published port is "
-                             "already in use on this server", verb);
+        if (msg &&
+            (strstr(msg, "port is already allocated") || strstr(msg, "address already in use")))
+            rc = dp_err_setc(err, DP_ECONFLICT, "port_in_use",
+                             "cannot %s: a published port is "
+                             "already in use on this server",
+                             verb);
         else
             rc = dp_docker_status_err(&r, verb, err);
     }
@@ -211,8 +215,7 @@ static dp_rc run_new(json_t **out, const struct dp_ctr_scope *s, const struct dp
     return rc;
 }
 
-dp_rc dp_ctr_run(json_t **out, const struct dp_ctr_scope *s, const json_t *req,
-                 struct dp_err *err)
+dp_rc dp_ctr_run(json_t **out, const struct dp_ctr_scope *s, const json_t *req, struct dp_err *err)
 {
     struct dp_ctr_place pl = {s->namespace_, s->publish_ip};
     struct dp_ctr_spec spec;
@@ -261,8 +264,8 @@ static json_t *list_ports(const json_t *ports)
         if (json_object_get(p, "PublicPort")) {
             json_object_set_new(e, "host_port",
                                 json_integer(json_integer_value(json_object_get(p, "PublicPort"))));
-            json_object_set_new(e, "host_ip",
-                                json_string(str_or(json_string_value(json_object_get(p, "IP")), "")));
+            json_object_set_new(
+                e, "host_ip", json_string(str_or(json_string_value(json_object_get(p, "IP")), "")));
         }
         json_array_append_new(out, e);
     }
@@ -280,8 +283,9 @@ static json_t *list_entry(const json_t *c)
                      str_or(json_string_value(json_object_get(c, "ImageID")), ""), "state",
                      str_or(json_string_value(json_object_get(c, "State")), ""), "status",
                      str_or(json_string_value(json_object_get(c, "Status")), ""), "ports",
-                     list_ports(json_object_get(c, "Ports")), "labels", labels ? labels : json_null(),
-                     "created", json_integer_value(json_object_get(c, "Created")));
+                     list_ports(json_object_get(c, "Ports")), "labels",
+                     labels ? labels : json_null(), "created",
+                     json_integer_value(json_object_get(c, "Created")));
 }
 
 /* GET /containers/json filtered by our labels; *raw is Docker's array. */
@@ -338,30 +342,41 @@ dp_rc dp_ctr_count_running(long *out, const struct dp_ctr_scope *s, struct dp_er
     return rc;
 }
 
+/* Performs action on the container id. */
+static dp_rc act_on(const struct dp_ctr_scope *s, const char *id, enum dp_ctr_action action,
+                    struct dp_err *err)
+{
+    switch (action) {
+    case DP_CTR_START:
+        return ctr_post(s, id, "start", NULL, err);
+    case DP_CTR_STOP:
+        return ctr_post(s, id, "stop", "?t=10", err);
+    case DP_CTR_RESTART:
+        return ctr_post(s, id, "restart", "?t=10", err);
+    case DP_CTR_REMOVE:
+        return ctr_remove(s, id, err);
+    }
+    return dp_err_set(err, DP_EINTERNAL, "unknown container action");
+}
+
 dp_rc dp_ctr_act(json_t **out, const struct dp_ctr_scope *s, const char *name,
                  enum dp_ctr_action action, struct dp_err *err)
 {
     char dname[DNAME_MAX];
     json_t *insp = NULL, *after = NULL;
+    const char *state = "removed";
     bool ours;
     dp_rc rc = ctr_find_ours(&insp, s, name, dname, err);
 
     *out = NULL;
-    if (rc == DP_OK) {
-        const char *id = json_string_value(json_object_get(insp, "Id"));
-
-        if (action == DP_CTR_REMOVE)
-            rc = ctr_remove(s, id, err);
-        else
-            rc = ctr_post(s, id, action == DP_CTR_START ? "start" :
-                                 action == DP_CTR_STOP ? "stop" : "restart",
-                          action == DP_CTR_START ? NULL : "?t=10", err);
-    }
-    if (rc == DP_OK && action != DP_CTR_REMOVE)
-        rc = ctr_find(&after, &ours, s, dname, err);
     if (rc == DP_OK)
-        *out = json_pack("{s:s, s:s}", "name", name, "state",
-                         action == DP_CTR_REMOVE ? "removed" : after ? inspect_state(after) : "unknown");
+        rc = act_on(s, json_string_value(json_object_get(insp, "Id")), action, err);
+    if (rc == DP_OK && action != DP_CTR_REMOVE) {
+        rc = ctr_find(&after, &ours, s, dname, err);
+        state = after ? inspect_state(after) : "unknown";
+    }
+    if (rc == DP_OK)
+        *out = json_pack("{s:s, s:s}", "name", name, "state", state);
     json_decref(insp);
     json_decref(after);
     return rc;
@@ -378,16 +393,17 @@ dp_rc dp_ctr_inspect(json_t **out, const struct dp_ctr_scope *s, const char *nam
     if (rc)
         return rc;
     st = json_object_get(insp, "State");
-    *out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:s, s:s, s:I, s:O}", "name", name, "id",
-                     str_or(json_string_value(json_object_get(insp, "Id")), ""), "image",
-                     str_or(json_string_value(json_object_get(json_object_get(insp, "Config"), "Image")), ""),
-                     "state", inspect_state(insp), "exit_code",
-                     json_integer_value(json_object_get(st, "ExitCode")), "oom_killed",
-                     json_is_true(json_object_get(st, "OOMKilled")), "started_at",
-                     str_or(json_string_value(json_object_get(st, "StartedAt")), ""), "finished_at",
-                     str_or(json_string_value(json_object_get(st, "FinishedAt")), ""),
-                     "restart_count", json_integer_value(json_object_get(insp, "RestartCount")),
-                     "labels", json_object_get(json_object_get(insp, "Config"), "Labels"));
+    *out = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:b, s:s, s:s, s:I, s:O}", "name", name, "id",
+        str_or(json_string_value(json_object_get(insp, "Id")), ""), "image",
+        str_or(json_string_value(json_object_get(json_object_get(insp, "Config"), "Image")), ""),
+        "state", inspect_state(insp), "exit_code",
+        json_integer_value(json_object_get(st, "ExitCode")), "oom_killed",
+        json_is_true(json_object_get(st, "OOMKilled")), "started_at",
+        str_or(json_string_value(json_object_get(st, "StartedAt")), ""), "finished_at",
+        str_or(json_string_value(json_object_get(st, "FinishedAt")), ""), "restart_count",
+        json_integer_value(json_object_get(insp, "RestartCount")), "labels",
+        json_object_get(json_object_get(insp, "Config"), "Labels"));
     json_decref(insp);
     return *out ? DP_OK : dp_err_set(err, DP_ENOMEM, "out of memory");
 }

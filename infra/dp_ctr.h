@@ -21,8 +21,7 @@ enum dp_ctr_action { DP_CTR_START, DP_CTR_STOP, DP_CTR_RESTART, DP_CTR_REMOVE };
 /* Creates and starts the container described by a /containers/run request. With replace, an
  * existing container of that name is stopped and kept aside until the new one runs, and put
  * back if it does not. *out = {"id","name","state"}, the caller's. */
-dp_rc dp_ctr_run(json_t **out, const struct dp_ctr_scope *s, const json_t *req,
-                 struct dp_err *err);
+dp_rc dp_ctr_run(json_t **out, const struct dp_ctr_scope *s, const json_t *req, struct dp_err *err);
 
 /* {"containers":[{"name","id","image","image_id","state","status","ports","labels","created"}]}
  * for this namespace. */

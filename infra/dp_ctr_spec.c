@@ -2,6 +2,8 @@
 
 #include "dp_json.h"
 
+#include <openssl/crypto.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +25,7 @@ bool dp_ctr_name_valid(const char *name)
 {
     size_t n = strlen(name);
 
-    return n >= 1 && n <= DP_NAME_MAX && isalnum((unsigned char)name[0]) &&
-           charset_ok(name, "_.-");
+    return n >= 1 && n <= DP_NAME_MAX && isalnum((unsigned char)name[0]) && charset_ok(name, "_.-");
 }
 
 bool dp_image_ref_valid(const char *ref)
@@ -57,8 +58,7 @@ dp_rc dp_ctr_docker_name(char *out, size_t size, const char *namespace_, const c
 }
 
 /* "80", 80, "80/tcp", "53/udp" -> "80/tcp"-style key. */
-static dp_rc port_key(char *out, size_t size, const json_t *v, const char *what,
-                      struct dp_err *err)
+static dp_rc port_key(char *out, size_t size, const json_t *v, const char *what, struct dp_err *err)
 {
     char text[32], proto[8] = "tcp";
     char *slash, *end;
@@ -106,7 +106,8 @@ static dp_rc spec_ports(json_t *body, json_t *hc, const json_t *req, const char 
             list = json_array();
             json_object_set_new(bindings, ckey, list);
         }
-        json_array_append_new(list, json_pack("{s:s, s:s}", "HostIp", publish_ip, "HostPort", hkey));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s}", "HostIp", publish_ip, "HostPort", hkey));
         json_object_set_new(exposed, ckey, json_object());
     }
     json_object_set_new(body, "ExposedPorts", exposed);
@@ -120,11 +121,34 @@ static bool env_key_ok(const char *k)
            charset_ok(k, "_.-");
 }
 
-/* Env values never reach an error message or a log: only the key is named. */
+/* One "KEY=value" entry for Docker's Env list. A refused name is not repeated in the error
+ * (people write "API_KEY=secret" as a name by mistake): it is named by its position. Values
+ * never reach an error message or a log. */
+static dp_rc env_entry(json_t *list, const char *k, const json_t *v, char *val, size_t pos,
+                       struct dp_err *err)
+{
+    char *kv;
+
+    if (!env_key_ok(k))
+        return dp_err_setc(err, DP_EINVAL, "invalid_field",
+                           "env name number %zu is not valid: use letters, digits, '_', '.' or "
+                           "'-', starting with a letter or '_'",
+                           pos);
+    if (!dp_json_scalar_text(val, DP_ENV_VAL_MAX + 1, v))
+        return dp_err_setc(err, DP_EINVAL, "invalid_field",
+                           "env value of '%.64s' is longer than %d bytes", k, DP_ENV_VAL_MAX);
+    if (asprintf(&kv, "%s=%s", k, val) < 0)
+        return dp_err_set(err, DP_ENOMEM, "out of memory");
+    json_array_append_new(list, json_string(kv));
+    free(kv);
+    return DP_OK;
+}
+
 static dp_rc spec_env(json_t *body, const json_t *req, struct dp_err *err)
 {
     json_t *env, *list = json_array(), *v;
     const char *k;
+    size_t pos = 0;
     dp_rc rc = dp_json_get_flat_object(&env, req, "env", DP_ENV_MAX, err);
     char *val = malloc(DP_ENV_VAL_MAX + 1);
 
@@ -132,27 +156,12 @@ static dp_rc spec_env(json_t *body, const json_t *req, struct dp_err *err)
         rc = dp_err_set(err, DP_ENOMEM, "out of memory");
     json_object_foreach(env, k, v)
     {
-        char *kv;
-
         if (rc)
             break;
-        if (!env_key_ok(k)) {
-            rc = dp_err_setc(err, DP_EINVAL, "invalid_field",
-                             "env name '%.64s' must be letters, digits, '_', '.' or '-'", k);
-            break;
-        }
-        if (!dp_json_scalar_text(val, DP_ENV_VAL_MAX + 1, v)) {
-            rc = dp_err_setc(err, DP_EINVAL, "invalid_field",
-                             "env value of '%.64s' is longer than %d bytes", k, DP_ENV_VAL_MAX);
-            break;
-        }
-        if (asprintf(&kv, "%s=%s", k, val) < 0) {
-            rc = dp_err_set(err, DP_ENOMEM, "out of memory");
-            break;
-        }
-        json_array_append_new(list, json_string(kv));
-        free(kv);
+        rc = env_entry(list, k, v, val, ++pos, err);
     }
+    if (val)
+        OPENSSL_cleanse(val, DP_ENV_VAL_MAX + 1);
     free(val);
     json_object_set_new(body, "Env", list);
     return rc;
@@ -226,12 +235,17 @@ static dp_rc spec_limits(json_t *hc, const json_t *req, struct dp_err *err)
 {
     long long mem_mb;
     double cpus;
-    dp_rc rc = dp_json_get_int(&mem_mb, req, "memory_mb", 6, 1024 * 1024, 0, err);
+    bool init;
+    dp_rc rc = dp_json_get_int(&mem_mb, req, "memory_mb", 6, 1024LL * 1024, 0, err);
 
     if (!rc)
         rc = dp_json_get_num(&cpus, req, "cpus", 0.01, 1024, 0, err);
+    if (!rc)
+        rc = dp_json_get_bool(&init, req, "init", true, err);
     if (rc)
         return rc;
+    /* An init as PID 1 forwards SIGTERM and reaps zombies: apps stop in time, not at SIGKILL. */
+    json_object_set_new(hc, "Init", json_boolean(init));
     if (mem_mb)
         json_object_set_new(hc, "Memory", json_integer(mem_mb * 1024 * 1024));
     if (cpus > 0)
@@ -291,8 +305,8 @@ static dp_rc spec_names(struct dp_ctr_spec *out, const json_t *req, struct dp_er
         return dp_err_setc(err, DP_EINVAL, "invalid_field",
                            "name must be 1 to %d letters, digits, '_', '.' or '-'", DP_NAME_MAX);
     if (!dp_image_ref_valid(image))
-        return dp_err_setc(err, DP_EINVAL, "invalid_field", "image '%.80s' is not a valid reference",
-                           image);
+        return dp_err_setc(err, DP_EINVAL, "invalid_field",
+                           "image '%.80s' is not a valid reference", image);
     snprintf(out->name, sizeof(out->name), "%s", name);
     snprintf(out->image, sizeof(out->image), "%s", image);
     return DP_OK;

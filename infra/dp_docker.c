@@ -22,10 +22,10 @@ struct call {
     const struct dp_docker_stream_cb *cb;
     CURL *curl;
     long status;
-    struct dp_buf *whole; /* non-streamed: the whole answer */
-    struct dp_buf line;   /* streamed: the partial line */
+    struct dp_buf *whole;  /* non-streamed: the whole answer */
+    struct dp_buf line;    /* streamed: the partial line */
     struct dp_buf errbody; /* streamed, non-2xx: Docker's error answer */
-    dp_rc stop_rc;        /* why we stopped curl, when we did */
+    dp_rc stop_rc;         /* why we stopped curl, when we did */
     struct dp_err *err;
 };
 
@@ -129,8 +129,8 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);
     if (c->whole) {
         if (dp_buf_append(c->whole, p, n)) {
-            c->stop_rc = dp_err_set(c->err, DP_ETOOBIG, "docker answer over %lu bytes",
-                                    DP_DOCKER_REPLY_MAX);
+            c->stop_rc =
+                dp_err_set(c->err, DP_ETOOBIG, "docker answer over %lu bytes", DP_DOCKER_REPLY_MAX);
             return 0;
         }
         return n;
@@ -228,8 +228,7 @@ static dp_rc curl_result(CURLcode cc, const struct dp_docker *d, struct call *c,
         return dp_err_setc(c->err, DP_EUNAVAIL, "docker_unavailable",
                            "docker is not answering on %s", d->socket_path);
     case CURLE_OPERATION_TIMEDOUT:
-        return dp_err_setc(c->err, DP_ETIMEOUT, "docker_timeout", "%s: docker took too long",
-                           what);
+        return dp_err_setc(c->err, DP_ETIMEOUT, "docker_timeout", "%s: docker took too long", what);
     default:
         return dp_err_setc(c->err, DP_EUPSTREAM, "docker_error", "%s: %s", what,
                            curl_easy_strerror(cc));
@@ -284,9 +283,13 @@ dp_rc dp_docker_stream(const struct dp_docker *d, const struct dp_docker_req *rq
     dp_buf_init(&c.line, DP_DOCKER_LINE_MAX);
     dp_buf_init(&c.errbody, 8192);
     rc = call_run(d, rq, &c);
-    if (rc == DP_OK && (c.status < 200 || c.status > 299))
-        rc = status_err(c.status, c.errbody.data, c.errbody.len, rq->path, err);
-    else if (rc == DP_OK && c.line.len)
+    if (rc == DP_OK && (c.status < 200 || c.status > 299)) {
+        char what[64];
+
+        /* Name the call, not its query: that can be long and say nothing to the user. */
+        snprintf(what, sizeof(what), "docker %.*s", (int)strcspn(rq->path, "?"), rq->path);
+        rc = status_err(c.status, c.errbody.data, c.errbody.len, what, err);
+    } else if (rc == DP_OK && c.line.len)
         rc = stream_line(&c, c.line.data, c.line.len); /* a last line without newline */
     dp_buf_clear(&c.line);
     dp_buf_clear(&c.errbody);
@@ -317,7 +320,8 @@ dp_rc dp_docker_version(const struct dp_docker *d, json_t **out, struct dp_err *
     if (rc == DP_OK) {
         *out = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
         if (!*out)
-            rc = dp_err_setc(err, DP_EUPSTREAM, "docker_error", "docker sent an unreadable version");
+            rc =
+                dp_err_setc(err, DP_EUPSTREAM, "docker_error", "docker sent an unreadable version");
     }
     dp_docker_resp_clear(&r);
     return rc;

@@ -44,10 +44,10 @@ struct dp_docker_stream_cb {
 struct dp_docker_req {
     const char *method;
     const char *path;
-    const char *json_body;       /* sent as application/json, or NULL */
-    const char *content_type;    /* for streamed bodies through cb->read */
-    const char *extra_header;    /* one "Name: value" header, e.g. X-Registry-Auth, or NULL */
-    long timeout_ms;             /* whole-call limit; 0 for streams that may run long */
+    const char *json_body;    /* sent as application/json, or NULL */
+    const char *content_type; /* for streamed bodies through cb->read */
+    const char *extra_header; /* one "Name: value" header, e.g. X-Registry-Auth, or NULL */
+    long timeout_ms;          /* whole-call limit; 0 for streams that may run long */
 };
 
 void dp_docker_init(struct dp_docker *d, const char *socket_path);

@@ -37,8 +37,10 @@ int dp_rc_http_status(dp_rc rc)
     return rc_table[rc].status;
 }
 
-static dp_rc err_vset(struct dp_err *err, dp_rc rc, const char *code, const char *fmt,
-                      va_list ap)
+static dp_rc err_vset(struct dp_err *err, dp_rc rc, const char *code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static dp_rc err_vset(struct dp_err *err, dp_rc rc, const char *code, const char *fmt, va_list ap)
 {
     if (!err)
         return rc;

@@ -7,17 +7,17 @@
 typedef enum {
     DP_OK = 0,
     DP_ENOMEM,
-    DP_EINVAL,     /* bad input from a peer or a file */
-    DP_ETOOBIG,    /* a dp_limits.h limit was hit */
-    DP_EAUTH,      /* missing or wrong credentials */
-    DP_ENOTFOUND,  /* the thing named does not exist */
-    DP_ECONFLICT,  /* the thing exists or is busy */
-    DP_EUPSTREAM,  /* docker, git or an agent said no */
-    DP_EUNAVAIL,   /* docker, git or an agent could not be reached */
-    DP_ETIMEOUT,   /* a deadline passed */
-    DP_ECANCELED,  /* the client went away or we are shutting down */
-    DP_EIO,        /* the local disk or a pipe failed */
-    DP_EINTERNAL,  /* our own bug or an impossible library state */
+    DP_EINVAL,    /* bad input from a peer or a file */
+    DP_ETOOBIG,   /* a dp_limits.h limit was hit */
+    DP_EAUTH,     /* missing or wrong credentials */
+    DP_ENOTFOUND, /* the thing named does not exist */
+    DP_ECONFLICT, /* the thing exists or is busy */
+    DP_EUPSTREAM, /* docker, git or an agent said no */
+    DP_EUNAVAIL,  /* docker, git or an agent could not be reached */
+    DP_ETIMEOUT,  /* a deadline passed */
+    DP_ECANCELED, /* the client went away or we are shutting down */
+    DP_EIO,       /* the local disk or a pipe failed */
+    DP_EINTERNAL, /* our own bug or an impossible library state */
 } dp_rc;
 
 struct dp_err {

@@ -1,13 +1,22 @@
 #include "dp_httpd.h"
 
 #include "dp_json.h"
+#include "dp_tls.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define HEAD_MAX 1024 /* status line and headers of a one-write answer */
 
@@ -48,26 +57,46 @@ void dp_req_init(struct dp_req *rq, struct mg_connection *conn, const char *prog
 static const char *status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 499: return "Client Closed Request";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 499:
+        return "Client Closed Request";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
     }
 }
 
@@ -173,13 +202,14 @@ dp_rc dp_httpd_read_body(struct dp_req *rq, struct dp_buf *out, size_t max, stru
     char chunk[16384];
     int n;
 
+    dp_buf_init(out, max);
     if (rq->ri->content_length > 0 && (unsigned long long)rq->ri->content_length > max) {
         dp_httpd_close_after(rq);
         return dp_err_setc(err, DP_ETOOBIG, "body_too_large",
                            "request body of %lld bytes is over the limit of %zu bytes",
                            rq->ri->content_length, max);
     }
-    dp_buf_init(out, max);
+    dp_httpd_continue(rq);
     while ((n = mg_read(rq->conn, chunk, sizeof(chunk))) > 0) {
         dp_rc rc = dp_buf_append(out, chunk, (size_t)n);
 
@@ -206,10 +236,18 @@ dp_rc dp_httpd_read_json(struct dp_req *rq, json_t **out, struct dp_err *err)
     *out = NULL;
     rc = dp_httpd_read_body(rq, &body, DP_BODY_MAX, err);
     if (rc == DP_OK)
-        rc = dp_json_parse_object(out, body.data ? body.data : "", body.len, DP_JSON_DEPTH_MAX,
-                                  err);
+        rc =
+            dp_json_parse_object(out, body.data ? body.data : "", body.len, DP_JSON_DEPTH_MAX, err);
     dp_buf_clear(&body);
     return rc;
+}
+
+void dp_httpd_continue(struct dp_req *rq)
+{
+    const char *expect = mg_get_header(rq->conn, "Expect");
+
+    if (expect && strcasecmp(expect, "100-continue") == 0)
+        mg_write(rq->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 }
 
 bool dp_httpd_query(const struct dp_req *rq, const char *name, char *buf, size_t size)
@@ -232,28 +270,76 @@ bool dp_httpd_query_flag(const struct dp_req *rq, const char *name)
     return strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0;
 }
 
-dp_rc dp_httpd_start(struct mg_context **out, const struct dp_httpd_opts *o,
-                     mg_request_handler handler, void *app, struct dp_err *err)
+/* civetweb's user data: what the init_ssl callback needs while mg_start2() runs. dp_httpd owns
+ * it (exit_context frees it); handlers get the daemon's app as their cbdata, not from here. */
+struct httpd_srv {
+    void *app;
+    const struct dp_httpd_opts *starting; /* only inside mg_start2() */
+    struct dp_err tls_err;                /* why the certificate or key did not load */
+};
+
+/* Called by civetweb inside mg_start2() with the SSL_CTX it made: we load our separate
+ * certificate and key files ourselves (its ssl_certificate option wants both in one file). */
+static int httpd_init_ssl(void *ssl_ctx, void *user_data)
 {
-    char threads[16], timeout[16], ports[128], errtext[256] = "";
+    struct httpd_srv *srv = user_data;
+    const struct dp_httpd_opts *o = srv->starting;
+
+    if (dp_tls_ctx_load(ssl_ctx, o->tls_cert, o->tls_key, &srv->tls_err))
+        return -1; /* mg_start2() fails: no plain-HTTP fallback */
+    return 1;      /* certificate, key, protocol floor and ciphers are all set */
+}
+
+static void httpd_exit_context(const struct mg_context *ctx)
+{
+    free(mg_get_user_data(ctx));
+}
+
+/* "127.0.0.1:9999" -> "127.0.0.1:9999s" for TLS: civetweb's per-port suffix, on every port.
+ * A caller's own 's' without a certificate is refused: civetweb would start TLS unprepared. */
+static dp_rc listen_spec(char *out, size_t size, const char *listen, bool tls, struct dp_err *err)
+{
+    size_t n = 0;
+    const char *p = listen;
+
+    while (*p && n + 2 < size) {
+        size_t len = strcspn(p, ",");
+
+        if (!tls && len > 0 && p[len - 1] == 's')
+            return dp_err_set(err, DP_EINVAL,
+                              "listen address '%s' asks for TLS; give a certificate and key",
+                              listen);
+        if (n + len + 2 >= size)
+            break;
+        memcpy(out + n, p, len);
+        n += len;
+        if (tls && len > 0 && p[len - 1] != 's')
+            out[n++] = 's';
+        p += len;
+        if (*p == ',')
+            out[n++] = *p++;
+    }
+    out[n] = '\0';
+    if (*p)
+        return dp_err_set(err, DP_EINVAL, "listen address '%s' is too long", listen);
+    return DP_OK;
+}
+
+struct httpd_optbuf {
+    char threads[16], timeout[16], ports[128];
     const char *opts[32];
-    unsigned errcode = 0;
-    struct mg_callbacks cbs;
-    struct mg_error_data ed = {&errcode, errtext, sizeof(errtext)};
-    struct mg_init_data init = {&cbs, app, opts};
-    struct mg_context *ctx;
+};
+
+static void httpd_options(struct httpd_optbuf *b, const struct dp_httpd_opts *o)
+{
+    const char **opts = b->opts;
     int i = 0;
 
-    *out = NULL;
-    memset(&cbs, 0, sizeof(cbs));
-    if (o->tls_cert)
-        return dp_err_set(err, DP_EINVAL, "TLS is not available in this build");
-    snprintf(ports, sizeof(ports), "%s", o->listen);
-    snprintf(threads, sizeof(threads), "%d", o->threads);
-    snprintf(timeout, sizeof(timeout), "%d", o->request_timeout_ms);
-    opts[i++] = "listening_ports", opts[i++] = ports;
-    opts[i++] = "num_threads", opts[i++] = threads;
-    opts[i++] = "request_timeout_ms", opts[i++] = timeout;
+    snprintf(b->threads, sizeof(b->threads), "%d", o->threads);
+    snprintf(b->timeout, sizeof(b->timeout), "%d", o->request_timeout_ms);
+    opts[i++] = "listening_ports", opts[i++] = b->ports;
+    opts[i++] = "num_threads", opts[i++] = b->threads;
+    opts[i++] = "request_timeout_ms", opts[i++] = b->timeout;
     opts[i++] = "enable_keep_alive", opts[i++] = "yes";
     opts[i++] = "keep_alive_timeout_ms", opts[i++] = "5000";
     opts[i++] = "tcp_nodelay", opts[i++] = "1"; /* Nagle + delayed ACK cost 40 ms an answer */
@@ -261,14 +347,124 @@ dp_rc dp_httpd_start(struct mg_context **out, const struct dp_httpd_opts *o,
     opts[i++] = "access_control_allow_origin", opts[i++] = "";
     opts[i++] = "access_control_allow_methods", opts[i++] = "";
     opts[i++] = "access_control_allow_headers", opts[i++] = "";
+    if (o->tls_cert)
+        opts[i++] = "ssl_protocol_version", opts[i++] = "4"; /* TLS 1.2 and later */
     if (o->run_as_user)
         opts[i++] = "run_as_user", opts[i++] = o->run_as_user;
     opts[i] = NULL;
-    ctx = mg_start2(&init, &ed);
-    if (!ctx)
-        return dp_err_setc(err, DP_EUNAVAIL, "listen_failed", "cannot serve on %s: %s", o->listen,
-                           errtext[0] ? errtext : "civetweb failed to start");
-    mg_set_request_handler(ctx, "/", handler, app);
-    *out = ctx;
+}
+
+/* Checks the TLS settings and readies civetweb's TLS before any TLS port exists. */
+static dp_rc httpd_tls_prepare(const struct dp_httpd_opts *o, struct dp_err *err)
+{
+    if (!o->tls_cert && !o->tls_key)
+        return DP_OK;
+    if (!o->tls_cert || !o->tls_key)
+        return dp_err_set(err, DP_EINVAL, "HTTPS needs both a certificate and a key");
+    return dp_tls_civetweb_init(err);
+}
+
+/* Why mg_start2() failed: our certificate loader's reason, else civetweb's. */
+static dp_rc start_error(const struct httpd_srv *srv, const struct dp_httpd_opts *o,
+                         const char *errtext, struct dp_err *err)
+{
+    const char *why = errtext[0] ? errtext : "civetweb failed to start";
+
+    if (srv->tls_err.rc)
+        return dp_err_setc(err, srv->tls_err.rc, srv->tls_err.code, "cannot serve HTTPS on %s: %s",
+                           o->listen, srv->tls_err.msg);
+    return dp_err_setc(err, DP_EUNAVAIL, "listen_failed", "cannot serve on %s: %s", o->listen, why);
+}
+
+dp_rc dp_httpd_start(struct mg_context **out, const struct dp_httpd_opts *o,
+                     mg_request_handler handler, void *app, struct dp_err *err)
+{
+    char errtext[256] = "";
+    unsigned errcode = 0;
+    struct httpd_optbuf b;
+    struct mg_callbacks cbs;
+    struct mg_error_data ed = {&errcode, errtext, sizeof(errtext)};
+    struct mg_init_data init = {&cbs, NULL, b.opts};
+    struct httpd_srv *srv;
+    dp_rc rc;
+
+    *out = NULL;
+    rc = httpd_tls_prepare(o, err);
+    if (!rc)
+        rc = listen_spec(b.ports, sizeof(b.ports), o->listen, o->tls_cert != NULL, err);
+    if (rc)
+        return rc;
+    httpd_options(&b, o);
+    srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return dp_err_set(err, DP_ENOMEM, "out of memory starting the server");
+    srv->app = app;
+    srv->starting = o;
+    memset(&cbs, 0, sizeof(cbs));
+    cbs.init_ssl = o->tls_cert ? httpd_init_ssl : NULL;
+    cbs.exit_context = httpd_exit_context;
+    init.user_data = srv;
+    *out = mg_start2(&init, &ed);
+    if (!*out) {
+        rc = start_error(srv, o, errtext, err);
+        free(srv); /* civetweb calls exit_context only for a server that started */
+        return rc;
+    }
+    srv->starting = NULL;
+    mg_set_request_handler(*out, "/", handler, app);
     return DP_OK;
+}
+
+struct stopper {
+    struct mg_context *ctx;
+    atomic_bool done;
+};
+
+static void *stop_run(void *arg)
+{
+    struct stopper *s = arg;
+
+    mg_stop(s->ctx);
+    atomic_store(&s->done, true);
+    return NULL;
+}
+
+/* Connects to and at once hangs up on addr:port, which wakes civetweb's accept loop. */
+static void poke(const char *addr, int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return;
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) == 1)
+        (void)connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    close(fd);
+}
+
+void dp_httpd_stop(struct mg_context *ctx, const char *listen)
+{
+    struct stopper s = {.ctx = ctx};
+    char addr[64] = "127.0.0.1";
+    const char *colon = strrchr(listen, ':');
+    int port = colon ? atoi(colon + 1) : 0;
+    pthread_t t;
+
+    if (colon && (size_t)(colon - listen) < sizeof(addr) && colon != listen &&
+        strncmp(listen, "0.0.0.0", 7) != 0)
+        snprintf(addr, sizeof(addr), "%.*s", (int)(colon - listen), listen);
+    if (pthread_create(&t, NULL, stop_run, &s) != 0) {
+        mg_stop(ctx);
+        return;
+    }
+    /* civetweb's accept loop checks its stop flag only between 2 s polls; a connection makes
+     * the poll return now, so the port is released at once. Bounded: 300 x 10 ms. */
+    for (int i = 0; i < 300 && !atomic_load(&s.done); i++) {
+        struct timespec ts = {0, 10000000L}; /* 10 ms */
+
+        nanosleep(&ts, NULL);
+        if (port > 0 && i % 5 == 0)
+            poke(addr, port);
+    }
+    pthread_join(t, NULL);
 }

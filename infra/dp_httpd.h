@@ -20,7 +20,7 @@ struct dp_req {
     struct mg_connection *conn;
     const struct mg_request_info *ri;
     struct dp_logctx log;
-    void *app;       /* the daemon's context (struct agent, struct ctl) */
+    void *app;         /* the daemon's context (struct agent, struct ctl) */
     const void *route; /* the matched route, for metrics */
     int nparams;
     const char *params[DP_ROUTE_PARAMS_MAX]; /* captured path parts, decoded */
@@ -58,6 +58,10 @@ dp_rc dp_httpd_read_body(struct dp_req *rq, struct dp_buf *out, size_t max, stru
  * Bounded by DP_BODY_MAX and DP_JSON_DEPTH_MAX. *out is the caller's. */
 dp_rc dp_httpd_read_json(struct dp_req *rq, json_t **out, struct dp_err *err);
 
+/* Answers "100 Continue" when the client asked for it (civetweb does not for handlers, and
+ * curl would otherwise wait a second before sending a body). Call before reading a body. */
+void dp_httpd_continue(struct dp_req *rq);
+
 /* Copies query parameter name into buf; false when absent, too long or not decodable. */
 bool dp_httpd_query(const struct dp_req *rq, const char *name, char *buf, size_t size);
 
@@ -78,8 +82,14 @@ struct dp_httpd_opts {
 };
 
 /* Starts civetweb with the opts, keep-alive and TCP_NODELAY on, automatic CORS answers off,
- * and handler serving every path (it does its own routing). *out: mg_stop() it. */
+ * and handler serving every path (it does its own routing; app is its cbdata). With tls_cert
+ * and tls_key every listening port serves HTTPS only (TLS 1.2+, via dp_tls); a TLS problem
+ * fails the start with the reason, never falls back to plain HTTP. *out: mg_stop() it. */
 dp_rc dp_httpd_start(struct mg_context **out, const struct dp_httpd_opts *o,
                      mg_request_handler handler, void *app, struct dp_err *err);
+
+/* Stops civetweb promptly: the listening port is free within milliseconds and idle
+ * connections end within civetweb's 2 s poll quantum. listen is the "ADDR:PORT" it serves. */
+void dp_httpd_stop(struct mg_context *ctx, const char *listen);
 
 #endif

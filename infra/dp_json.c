@@ -48,10 +48,16 @@ dp_rc dp_json_parse_object(json_t **out, const char *buf, size_t len, int max_de
         return dp_err_setc(err, DP_EINVAL, "invalid_json", "JSON nested deeper than %d levels",
                            max_depth);
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root)
+    if (!root) {
+        /* jansson quotes the offending input ("... near 'ghp_x'"): that can be a token. */
+        char *near = strstr(jerr.text, " near ");
+
+        if (near)
+            *near = '\0';
         return dp_err_setc(err, DP_EINVAL, "invalid_json",
                            "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
                            jerr.text);
+    }
     if (!json_is_object(root)) {
         json_decref(root);
         return dp_err_setc(err, DP_EINVAL, "invalid_json", "the body must be a JSON object");
@@ -77,8 +83,7 @@ dp_rc dp_json_get_str(const char **out, const json_t *obj, const char *key, bool
         return dp_err_setc(err, DP_EINVAL, "invalid_field", "field '%s' is longer than %zu bytes",
                            key, max_len);
     if (strlen(json_string_value(v)) != json_string_length(v))
-        return dp_err_setc(err, DP_EINVAL, "invalid_field", "field '%s' contains a NUL byte",
-                           key);
+        return dp_err_setc(err, DP_EINVAL, "invalid_field", "field '%s' contains a NUL byte", key);
     if (required && json_string_length(v) == 0)
         return dp_err_setc(err, DP_EINVAL, "missing_field", "field '%s' must not be empty", key);
     *out = json_string_value(v);
@@ -111,8 +116,7 @@ dp_rc dp_json_get_int(long long *out, const json_t *obj, const char *key, long l
     if (json_is_integer(v))
         n = (long long)json_integer_value(v);
     else if (!json_is_string(v) || !parse_decimal(&n, json_string_value(v)))
-        return dp_err_setc(err, DP_EINVAL, "invalid_field", "field '%s' must be an integer",
-                           key);
+        return dp_err_setc(err, DP_EINVAL, "invalid_field", "field '%s' must be an integer", key);
     if (n < min || n > max)
         return dp_err_setc(err, DP_EINVAL, "invalid_field",
                            "field '%s' must be between %lld and %lld", key, min, max);
@@ -139,8 +143,7 @@ dp_rc dp_json_get_num(double *out, const json_t *obj, const char *key, double mi
     return DP_OK;
 }
 
-dp_rc dp_json_get_bool(bool *out, const json_t *obj, const char *key, bool def,
-                       struct dp_err *err)
+dp_rc dp_json_get_bool(bool *out, const json_t *obj, const char *key, bool def, struct dp_err *err)
 {
     const json_t *v = json_object_get(obj, key);
 
@@ -270,9 +273,10 @@ json_t *dp_json_string_lossy(const char *s, size_t len)
     for (size_t i = 0; i < len;) {
         size_t n = u[i] ? utf8_seq_len(u + i, len - i) : 0;
 
-        if (n == 0) {
-            memcpy(clean + o, "\xef\xbf\xbd", 3); /* U+FFFD */
-            o += 3;
+        if (n == 0) { /* U+FFFD */
+            clean[o++] = '\xef';
+            clean[o++] = '\xbf';
+            clean[o++] = '\xbd';
             i++;
             continue;
         }

@@ -32,8 +32,7 @@ dp_rc dp_json_get_num(double *out, const json_t *obj, const char *key, double mi
                       double def, struct dp_err *err);
 
 /* Reads obj[key] as a boolean; missing or null gives def. Also accepts 0/1. */
-dp_rc dp_json_get_bool(bool *out, const json_t *obj, const char *key, bool def,
-                       struct dp_err *err);
+dp_rc dp_json_get_bool(bool *out, const json_t *obj, const char *key, bool def, struct dp_err *err);
 
 /* Reads obj[key] as an object (or NULL when missing/null) with at most max_keys keys whose
  * values are all strings, numbers or booleans. Borrowed. */

@@ -24,11 +24,11 @@ dp_rc dp_key_derive(char out[DP_DERIVED_KEY_LEN + 1], const char *do_token,
     if (!do_token || !*do_token)
         return dp_err_set(err, DP_EINVAL, "no DigitalOcean token to derive agent keys from");
     n = snprintf(msg, sizeof(msg), "node-agent:%llu", user_id);
-    if (!HMAC(EVP_sha256(), do_token, (int)strlen(do_token), (const unsigned char *)msg,
-              (size_t)n, mac, &mac_len) ||
+    if (!HMAC(EVP_sha256(), do_token, (int)strlen(do_token), (const unsigned char *)msg, (size_t)n,
+              mac, &mac_len) ||
         mac_len < DP_DERIVED_KEY_LEN / 2)
         return dp_err_set(err, DP_EINTERNAL, "HMAC-SHA256 failed");
-    for (int i = 0; i < DP_DERIVED_KEY_LEN / 2; i++) {
+    for (size_t i = 0; i < DP_DERIVED_KEY_LEN / 2; i++) {
         out[2 * i] = hex[mac[i] >> 4];
         out[2 * i + 1] = hex[mac[i] & 0xf];
     }
@@ -40,8 +40,8 @@ dp_rc dp_key_derive(char out[DP_DERIVED_KEY_LEN + 1], const char *do_token,
 static dp_rc key_check_text(const char *k, size_t n, const char *path, struct dp_err *err)
 {
     if (n < DP_KEY_MIN || n > DP_KEY_MAX)
-        return dp_err_set(err, DP_EINVAL, "key in %s must be %d to %d characters", path,
-                          DP_KEY_MIN, DP_KEY_MAX);
+        return dp_err_set(err, DP_EINVAL, "key in %s must be %d to %d characters", path, DP_KEY_MIN,
+                          DP_KEY_MAX);
     for (size_t i = 0; i < n; i++) {
         if (!isgraph((unsigned char)k[i]))
             return dp_err_set(err, DP_EINVAL, "key in %s holds a character that is not printable",
@@ -61,8 +61,8 @@ dp_rc dp_key_load_file(char *out, const char *path, struct dp_err *err)
     out[0] = '\0';
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
-        return dp_err_set(err, errno == ENOENT ? DP_ENOTFOUND : DP_EIO, "cannot open key file %s: %s",
-                          path, strerror(errno));
+        return dp_err_set(err, errno == ENOENT ? DP_ENOTFOUND : DP_EIO,
+                          "cannot open key file %s: %s", path, strerror(errno));
     n = read(fd, buf, sizeof(buf));
     close(fd);
     if (n < 0)

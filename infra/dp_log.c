@@ -63,9 +63,9 @@ void dp_log(enum dp_log_level lvl, const struct dp_logctx *lc, const char *fmt, 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     head = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s req=%s ",
-                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                    tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl],
-                    lc && lc->prog ? lc->prog : "-", lc ? lc->req_id : "-");
+                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                    ts.tv_nsec / 1000000, level_names[lvl], lc && lc->prog ? lc->prog : "-",
+                    lc ? lc->req_id : "-");
     if (head < 0 || (size_t)head >= sizeof(line) - 2)
         return;
     va_start(ap, fmt);

@@ -32,7 +32,8 @@ dp_rc dp_ndjson_start(struct dp_ndjson *s);
 dp_rc dp_ndjson_send(struct dp_ndjson *s, const json_t *event);
 
 /* Sends {"type":"log","message":...}; the text need not be valid UTF-8. */
-dp_rc dp_ndjson_log(struct dp_ndjson *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+dp_rc dp_ndjson_log(struct dp_ndjson *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Sends {"type":"heartbeat"} when nothing was written for DP_HEARTBEAT_MS. Also how a gone
  * client is noticed while the operation is quiet. */

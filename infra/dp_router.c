@@ -28,9 +28,9 @@ static bool capture(struct dp_req *rq, size_t *used, char **segs, int from, int 
     if (rq->nparams == DP_ROUTE_PARAMS_MAX)
         return false;
     for (int i = from; i < from + count; i++) {
-        size_t sl = strlen(segs[i]);
+        size_t sl = segs[i] ? strlen(segs[i]) : 0;
 
-        if (len + sl + 2 > left)
+        if (!segs[i] || len + sl + 2 > left)
             return false;
         if (i > from)
             dst[len++] = '/';
@@ -46,7 +46,7 @@ static bool capture(struct dp_req *rq, size_t *used, char **segs, int from, int 
 static bool match_one(const char *pattern, char **segs, int nseg, struct dp_req *rq)
 {
     char pbuf[256];
-    char *psegs[SEGS_MAX];
+    char *psegs[SEGS_MAX] = {0};
     size_t used = 0;
     int np, si = 0;
 
@@ -79,7 +79,7 @@ const struct dp_route *dp_router_match(const struct dp_route *table, size_t n, c
                                        const char *path, struct dp_req *rq, int *status)
 {
     char buf[4096];
-    char *segs[SEGS_MAX];
+    char *segs[SEGS_MAX] = {0};
     int nseg;
     bool path_known = false;
 

@@ -11,7 +11,7 @@ struct dp_route {
     const char *method;  /* "GET", "POST", "DELETE" */
     const char *pattern; /* "/containers/{name}/stop" */
     dp_route_fn fn;
-    const char *metric;  /* short route name for metrics, e.g. "containers_stop" */
+    const char *metric; /* short route name for metrics, e.g. "containers_stop" */
 };
 
 /* Finds the route for method and path (decoded, without query) and fills rq->params.

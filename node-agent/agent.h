@@ -5,6 +5,7 @@
 #include "agent_conf.h"
 #include "dp_authgate.h"
 #include "dp_docker.h"
+#include "dp_health.h"
 #include "dp_limits.h"
 #include "dp_router.h"
 
@@ -16,8 +17,16 @@
 #define AGENT_ROUTES_MAX 32
 
 /* Long operations counted by outcome in /metrics. */
-enum agent_op { AGENT_OP_UPLOAD, AGENT_OP_CLONE, AGENT_OP_BUILD, AGENT_OP_PULL, AGENT_OP_LOAD,
-                AGENT_OP_EXPORT, AGENT_OP_RUN, AGENT_OP__COUNT };
+enum agent_op {
+    AGENT_OP_UPLOAD,
+    AGENT_OP_CLONE,
+    AGENT_OP_BUILD,
+    AGENT_OP_PULL,
+    AGENT_OP_LOAD,
+    AGENT_OP_EXPORT,
+    AGENT_OP_RUN,
+    AGENT_OP__COUNT
+};
 
 struct agent_metrics {
     atomic_ulong requests[AGENT_ROUTES_MAX][6]; /* by route index and status class (n/100) */
@@ -38,8 +47,9 @@ struct agent {
     char key[DP_KEY_MAX + 1];  /* "" when no key is configured: every request is refused */
     atomic_bool stopping;      /* SIGTERM: long operations end */
     int64_t started_mono_s;
-    char self_exe[1024];       /* this binary, re-run for the git clone helper */
+    char self_exe[1024]; /* this binary, re-run for the git clone helper */
     struct agent_metrics metrics;
+    struct dp_health_cache health;
 };
 
 /* The route table, in agent_routes.c. */
@@ -59,5 +69,19 @@ void agent_count_op(struct agent *ag, enum agent_op op, int ok);
 int agent_h_ping(struct dp_req *rq);
 int agent_h_health(struct dp_req *rq);
 int agent_h_metrics(struct dp_req *rq);
+int agent_h_upload(struct dp_req *rq);
+int agent_h_git_clone(struct dp_req *rq);
+int agent_h_build(struct dp_req *rq);
+int agent_h_pull(struct dp_req *rq);
+int agent_h_export(struct dp_req *rq);
+int agent_h_load(struct dp_req *rq);
+int agent_h_run(struct dp_req *rq);
+int agent_h_list(struct dp_req *rq);
+int agent_h_inspect(struct dp_req *rq);
+int agent_h_start(struct dp_req *rq);
+int agent_h_stop(struct dp_req *rq);
+int agent_h_restart(struct dp_req *rq);
+int agent_h_remove(struct dp_req *rq);
+int agent_h_logs(struct dp_req *rq);
 
 #endif

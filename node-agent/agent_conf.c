@@ -9,7 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_ALLOW, OPT_LEVEL, OPT_FLAG };
+enum opt_kind {
+    OPT_STR,
+    OPT_INT,
+    OPT_ALLOW,
+    OPT_LEVEL,
+    OPT_FLAG,
+    OPT_OWN_CONFIG /* --config: read before the other flags */
+};
 
 struct opt {
     const char *name; /* flag without "--"; also the config file key */
@@ -20,8 +27,11 @@ struct opt {
     const char *help;
 };
 
-#define STR_OPT(n, field, h) {n, OPT_STR, offsetof(struct agent_conf, field), \
-                              sizeof(((struct agent_conf *)0)->field), 0, 0, h}
+#define STR_OPT(n, field, h)                                                                       \
+    {                                                                                              \
+        n, OPT_STR, offsetof(struct agent_conf, field), sizeof(((struct agent_conf *)0)->field),   \
+            0, 0, h                                                                                \
+    }
 
 static const struct opt opts[] = {
     STR_OPT("listen", listen, "ADDR:PORT to serve on (default 0.0.0.0:9999)"),
@@ -41,7 +51,8 @@ static const struct opt opts[] = {
     {"allow", OPT_ALLOW, 0, 0, 0, 0,
      "only serve clients from this IPv4 CIDR (repeatable; default: any address)"},
     STR_OPT("user", user, "drop to this user after binding (its group must reach the socket)"),
-    STR_OPT("config", config, "read these settings from FILE first: one 'name = value' a line"),
+    {"config", OPT_OWN_CONFIG, offsetof(struct agent_conf, config), 0, 0, 0,
+     "read these settings from FILE first: one 'name = value' a line"},
     {"threads", OPT_INT, offsetof(struct agent_conf, threads), 0, 4, 1024,
      "worker threads = concurrent connections, streams included (default 32)"},
     {"git-timeout", OPT_INT, offsetof(struct agent_conf, git_timeout_s), 0, 5, 3600,
@@ -109,8 +120,7 @@ static dp_rc opt_int(int *dst, const struct opt *o, const char *v, struct dp_err
     return DP_OK;
 }
 
-static dp_rc opt_apply(struct agent_conf *c, const struct opt *o, const char *v,
-                       struct dp_err *err)
+static dp_rc opt_apply(struct agent_conf *c, const struct opt *o, const char *v, struct dp_err *err)
 {
     char *field = (char *)c + o->offset;
 
@@ -133,6 +143,8 @@ static dp_rc opt_apply(struct agent_conf *c, const struct opt *o, const char *v,
         return dp_cidr_parse(&c->allow[c->nallow++], v, err);
     case OPT_FLAG:
         *(bool *)(void *)field = true;
+        return DP_OK;
+    case OPT_OWN_CONFIG:
         return DP_OK;
     }
     return DP_EINTERNAL;
@@ -167,11 +179,15 @@ static dp_rc conf_file_line(struct agent_conf *c, char *line, const char *path, 
     key = trim(line);
     val = trim(eq + 1);
     o = opt_find(key);
-    if (!o || o->kind == OPT_FLAG || strcmp(key, "config") == 0)
+    if (!o || o->kind == OPT_FLAG || o->kind == OPT_OWN_CONFIG)
         return dp_err_set(err, DP_EINVAL, "%s:%d: unknown setting '%.64s'", path, lineno, key);
     rc = opt_apply(c, o, val, err);
-    if (rc && err)
-        dp_err_set(err, rc, "%s:%d: %.200s", path, lineno, err->msg);
+    if (rc && err) {
+        char msg[DP_ERR_MSG_MAX];
+
+        memcpy(msg, err->msg, sizeof(msg)); /* the message is rewritten from itself */
+        dp_err_set(err, rc, "%s:%d: %.200s", path, lineno, msg);
+    }
     return rc;
 }
 
@@ -183,8 +199,7 @@ static dp_rc conf_file(struct agent_conf *c, const char *path, struct dp_err *er
     FILE *f = fopen(path, "re");
 
     if (!f)
-        return dp_err_set(err, DP_EINVAL, "cannot read config file %s: %s", path,
-                          strerror(errno));
+        return dp_err_set(err, DP_EINVAL, "cannot read config file %s: %s", path, strerror(errno));
     while (rc == DP_OK && fgets(line, sizeof(line), f)) {
         lineno++;
         if (!strchr(line, '\n') && !feof(f))
@@ -242,28 +257,42 @@ static const char *find_config_flag(int argc, char **argv)
     return NULL;
 }
 
+/* The option a "--name" or "--name=value" argument names; *eq points at its '=' or is NULL. */
+static const struct opt *arg_option(const char *arg, const char **eq, struct dp_err *err)
+{
+    char name[64];
+    size_t nlen;
+    const struct opt *o;
+
+    *eq = strchr(arg, '=');
+    nlen = *eq ? (size_t)(*eq - arg) : strlen(arg);
+    if (strncmp(arg, "--", 2) != 0 || nlen - 2 >= sizeof(name)) {
+        dp_err_set(err, DP_EINVAL, "unexpected argument '%.64s' (try --help)", arg);
+        return NULL;
+    }
+    memcpy(name, arg + 2, nlen - 2);
+    name[nlen - 2] = '\0';
+    o = opt_find(name);
+    if (!o)
+        dp_err_set(err, DP_EINVAL, "unknown option '--%.64s' (try --help)", name);
+    return o;
+}
+
 static dp_rc conf_args(struct agent_conf *c, int argc, char **argv, struct dp_err *err)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *val = NULL;
-        char name[64];
-        const char *eq = strchr(arg, '=');
-        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        const struct opt *o;
+    for (int i = 1; i < argc && argv[i]; i++) {
+        const char *eq, *val = "";
+        const struct opt *o = arg_option(argv[i], &eq, err);
 
-        if (strncmp(arg, "--", 2) != 0 || nlen - 2 >= sizeof(name))
-            return dp_err_set(err, DP_EINVAL, "unexpected argument '%.64s' (try --help)", arg);
-        memcpy(name, arg + 2, nlen - 2);
-        name[nlen - 2] = '\0';
-        o = opt_find(name);
         if (!o)
-            return dp_err_set(err, DP_EINVAL, "unknown option '--%.64s' (try --help)", name);
-        if (o->kind != OPT_FLAG) {
-            val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!val)
-                return dp_err_set(err, DP_EINVAL, "--%s needs a value", o->name);
-        }
-        if (strcmp(name, "config") != 0 && opt_apply(c, o, val ? val : "", err))
+            return DP_EINVAL;
+        if (o->kind != OPT_FLAG && eq)
+            val = eq + 1;
+        else if (o->kind != OPT_FLAG && i + 1 < argc && argv[i + 1])
+            val = argv[++i];
+        else if (o->kind != OPT_FLAG)
+            return dp_err_set(err, DP_EINVAL, "--%s needs a value", o->name);
+        if (o->kind != OPT_OWN_CONFIG && opt_apply(c, o, val, err))
             return err ? err->rc : DP_EINVAL;
     }
     return DP_OK;

@@ -21,7 +21,8 @@ int agent_h_health(struct dp_req *rq)
     struct dp_health_in in = {.docker = &ag->docker,
                               .data_root = ag->conf.data_root,
                               .namespace_ = ag->conf.namespace_,
-                              .uptime_s = dp_mono_s() - ag->started_mono_s};
+                              .uptime_s = dp_mono_s() - ag->started_mono_s,
+                              .cache = &ag->health};
     struct dp_err err = {0};
     json_t *h = NULL;
     int st;
@@ -33,7 +34,7 @@ int agent_h_health(struct dp_req *rq)
     return st;
 }
 
-static const char *const op_names[AGENT_OP__COUNT] = {"upload", "clone", "build", "pull",
+static const char *const op_names[AGENT_OP__COUNT] = {"upload", "clone",  "build", "pull",
                                                       "load",   "export", "run"};
 
 static void metrics_requests(struct dp_buf *b, struct agent *ag)
@@ -83,7 +84,7 @@ int agent_h_metrics(struct dp_req *rq)
     struct dp_buf b;
     int st;
 
-    dp_buf_init(&b, 256 * 1024);
+    dp_buf_init(&b, (size_t)256 * 1024);
     metrics_requests(&b, ag);
     metrics_ops(&b, ag);
     dp_prom_head(&b, "node_agent_auth_failures_total", "counter",

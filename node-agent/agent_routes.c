@@ -10,6 +10,20 @@ const struct dp_route agent_routes[] = {
     {"GET", "/ping", agent_h_ping, "ping"},
     {"GET", "/health", agent_h_health, "health"},
     {"GET", "/metrics", agent_h_metrics, "metrics"},
+    {"POST", "/upload", agent_h_upload, "upload"},
+    {"POST", "/git/clone", agent_h_git_clone, "git_clone"},
+    {"POST", "/build", agent_h_build, "build"},
+    {"POST", "/pull", agent_h_pull, "pull"},
+    {"GET", "/images/{ref*}/export", agent_h_export, "image_export"},
+    {"POST", "/images/load", agent_h_load, "image_load"},
+    {"POST", "/containers/run", agent_h_run, "containers_run"},
+    {"GET", "/containers", agent_h_list, "containers_list"},
+    {"GET", "/containers/{name}", agent_h_inspect, "containers_inspect"},
+    {"POST", "/containers/{name}/start", agent_h_start, "containers_start"},
+    {"POST", "/containers/{name}/stop", agent_h_stop, "containers_stop"},
+    {"POST", "/containers/{name}/restart", agent_h_restart, "containers_restart"},
+    {"DELETE", "/containers/{name}", agent_h_remove, "containers_remove"},
+    {"GET", "/containers/{name}/logs", agent_h_logs, "containers_logs"},
 };
 const size_t agent_routes_count = sizeof(agent_routes) / sizeof(agent_routes[0]);
 
@@ -36,6 +50,8 @@ void agent_reload_key(struct agent *ag)
 
 void agent_count_op(struct agent *ag, enum agent_op op, int ok)
 {
+    if (op >= AGENT_OP__COUNT)
+        return; /* not a counted operation (logs) */
     atomic_fetch_add(&ag->metrics.ops[op][ok ? 0 : 1], 1);
 }
 

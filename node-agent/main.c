@@ -2,8 +2,10 @@
 #include "agent.h"
 
 #include "dp_clock.h"
+#include "dp_git.h"
 #include "dp_key.h"
 #include "dp_log.h"
+#include "dp_stage.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -31,6 +33,9 @@ static int agent_prepare(struct agent *ag, struct dp_logctx *lc)
                strerror(errno));
         return -1;
     }
+    if (dp_stage_sweep(ag->conf.data_root, &err)) /* leftovers of a crash mid-upload */
+        dp_log(DP_LOG_WARN, lc, "staging leftovers not removed: %s", err.msg);
+    dp_err_clear(&err);
     dp_docker_init(&ag->docker, ag->conf.docker_socket);
     if (dp_authgate_new(&ag->gate, DP_AUTH_FAIL_MAX, DP_AUTH_FAIL_WINDOW_S, DP_AUTH_BLOCK_S,
                         DP_AUTH_TABLE_SIZE)) {
@@ -38,9 +43,12 @@ static int agent_prepare(struct agent *ag, struct dp_logctx *lc)
         return -1;
     }
     pthread_rwlock_init(&ag->key_lock, NULL);
+    dp_health_cache_init(&ag->health);
     if (dp_key_load_file(ag->key, ag->conf.key_file, &err))
-        dp_log(DP_LOG_WARN, lc, "%s; every request is refused until a key is in place (SIGHUP "
-               "re-reads it)", err.msg);
+        dp_log(DP_LOG_WARN, lc,
+               "%s; every request is refused until a key is in place (SIGHUP "
+               "re-reads it)",
+               err.msg);
     ag->started_mono_s = dp_mono_s();
     return 0;
 }
@@ -75,13 +83,15 @@ static int agent_serve(struct agent *ag, struct dp_logctx *lc)
         agent_reload_key(ag);
     dp_log(DP_LOG_INFO, lc, "signal %d: stopping", sig);
     atomic_store(&ag->stopping, true);
-    mg_stop(ag->mg); /* joins workers; long operations watch ag->stopping */
+    dp_httpd_stop(ag->mg, ag->conf.listen); /* joins workers; long operations watch ag->stopping */
+    dp_log(DP_LOG_INFO, lc, "stopped");
     return 0;
 }
 
 static void agent_free(struct agent *ag)
 {
     dp_authgate_free(ag->gate);
+    dp_health_cache_clear(&ag->health);
     pthread_rwlock_destroy(&ag->key_lock);
     memset(ag->key, 0, sizeof(ag->key));
 }
@@ -93,7 +103,9 @@ int main(int argc, char **argv)
     struct dp_err err = {0};
     int rc;
 
-    setlocale(LC_ALL, "C.UTF-8"); /* libarchive needs it for UTF-8 member names */
+    if (argc == 2 && strcmp(argv[1], DP_GIT_CHILD_ARG) == 0)
+        return dp_git_child_main(); /* the clone helper (dp_git.h), before anything else */
+    setlocale(LC_ALL, "C.UTF-8");   /* libarchive needs it for UTF-8 member names */
     dp_logctx_init(&lc, "agent");
     switch (agent_conf_parse(&ag.conf, argc, argv, &err)) {
     case AGENT_EXIT_USAGE:

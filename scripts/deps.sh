@@ -5,16 +5,16 @@ set -euo pipefail
 
 PKGS=(
     # build
-    cmake make gcc clang libclang-rt-14-dev pkg-config
+    cmake make gcc clang libclang-rt-14-dev pkg-config clang-format clang-tidy
     libcivetweb-dev libcurl4-openssl-dev libjansson-dev libarchive-dev libgit2-dev libssl-dev
     libsqlite3-dev
     # the test world and its clients
     docker.io docker-registry apache2-utils busybox-static git curl jq openssl python3
     iproute2 procps psmisc
     # benchmarks and checks
-    wrk hyperfine time libarchive-tools python3-flask prometheus
+    wrk hyperfine time bc libarchive-tools python3-flask prometheus
     # packaging
-    dpkg-dev file
+    dpkg-dev file systemd binutils
 )
 
 missing=()
@@ -24,8 +24,13 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    log=$(mktemp)
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "deps: apt-get failed" >&2
+        exit 1
+    fi
+    rm -f "$log"
 fi
 # Debian's prometheus package starts a server we do not want; only promtool is used.
 if systemctl is-active --quiet prometheus 2>/dev/null; then systemctl stop prometheus || true; fi

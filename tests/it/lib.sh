@@ -8,6 +8,7 @@ IT_CHECKS=0
 IT_FAILS=0
 IT_AGENTS=()
 IT_PIDS=()
+IT_EXTRA_PIDS=() # helper servers (registry, git) stopped at the end
 
 it_init() {
     IT_NAME=$1
@@ -163,6 +164,9 @@ it_cleanup() {
             wait "${IT_PIDS[$i]}" 2>/dev/null
         fi
         check_log_clean "$T/agent-${IT_AGENTS[$i]}/log"
+    done
+    for i in "${IT_EXTRA_PIDS[@]}"; do
+        kill -TERM "$i" 2>/dev/null && wait "$i" 2>/dev/null
     done
     [ -n "${IT_EXTRA_CLEANUP:-}" ] && eval "$IT_EXTRA_CLEANUP"
     # Containers and images this test made, found by its namespace.

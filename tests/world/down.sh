@@ -2,6 +2,16 @@
 # Tears down what up.sh made: the base image, and dockerd if up.sh started it.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
+mkdir -p "$DP_WORLD"
+exec 9>"$DP_WORLD/lock"
+flock 9
+users=$(cat "$DP_WORLD/users" 2>/dev/null || echo 1)
+users=$((users > 0 ? users - 1 : 0))
+echo "$users" >"$DP_WORLD/users"
+if [ "$users" -gt 0 ]; then
+    echo "world: $users other user(s) remain; leaving the world up"
+    exit 0
+fi
 
 # Every test removes what it started; anything left here is a leak, reported as a failure.
 status=0

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Brings up what every integration test shares: a Docker engine that answers (started here if
 # none does) and the local base image tests build on (no image can be pulled from the internet).
+# Reference-counted, so test runs that overlap (two build trees) never tear down each other's
+# world: down.sh removes things only when the last user leaves.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 mkdir -p "$DP_WORLD"
+exec 9>"$DP_WORLD/lock"
+flock 9
+users=$(cat "$DP_WORLD/users" 2>/dev/null || echo 0)
+echo $((users + 1)) >"$DP_WORLD/users"
 
 if ! docker_ping; then
     echo "world: no Docker engine answers on $DOCKER_SOCK; starting dockerd"
@@ -27,8 +33,8 @@ if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
     done
     echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
     echo 'root:x:0:' >"$root/etc/group"
-    tar -C "$root" -cf "$DP_WORLD/busybox-root.tar" .
-    docker import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' "$DP_WORLD/busybox-root.tar" "$TEST_IMAGE" >/dev/null
-    rm -f "$DP_WORLD/busybox-root.tar"
+    tar -C "$root" -cf "$root.tar" .
+    docker import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' "$root.tar" "$TEST_IMAGE" >/dev/null
+    rm -f "$root.tar"
 fi
-echo "world: docker $(curl -s --unix-socket "$DOCKER_SOCK" http://docker/version | sed -n 's/.*"Version":"\([^"]*\)".*/\1/p' | head -1), image $TEST_IMAGE ready"
+echo "world: docker $(curl -s --unix-socket "$DOCKER_SOCK" http://docker/version | sed -n 's/.*"Version":"\([^"]*\)".*/\1/p' | head -1), image $TEST_IMAGE ready, $((users + 1)) user(s)"
