@@ -97,22 +97,27 @@ read -r PEAK_ANON PEAK_RSS <"$W/peak"
 UP_S=$(echo "$T1 - $T0" | bc -l)
 UP_FILES=$(jq -r .files "$W/upload.json")
 
-# 3. /health latency while an upload and a build run together.
+# 3. /health latency while an upload and a build run together. The build gets a fresh
+# argument each run so Docker's cache cannot skip it; it spins a CPU for the whole window.
 mkdir -p "$W/ctx"
-printf 'FROM %s\nRUN i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done\n' "${TEST_IMAGE:-dp-test/busybox:1}" >"$W/ctx/Dockerfile"
+printf 'FROM %s\nARG NONCE\nRUN echo "$NONCE"; i=0; while [ $i -lt 6000000 ]; do i=$((i+1)); done\n' \
+    "${TEST_IMAGE:-dp-test/busybox:1}" >"$W/ctx/Dockerfile"
 tar -C "$W/ctx" -cf "$W/ctx.tar" .
 curl -s -H "X-API-Key: $KEY" --data-binary @"$W/ctx.tar" "http://127.0.0.1:$AP/upload?path=/bench/ctx&clean=1" >/dev/null
-curl -s -H "X-API-Key: $KEY" -d '{"path":"/bench/ctx","tag":"bench/busy:1"}' "http://127.0.0.1:$AP/build" >"$W/build.out" &
+curl -s -H "X-API-Key: $KEY" -d '{"path":"/bench/ctx","tag":"bench/busy:1","buildargs":{"NONCE":"'"$RANDOM$RANDOM"'"}}' \
+    "http://127.0.0.1:$AP/build" >"$W/build.out" &
 BUILD=$!
 upload_1g &
 UPLOAD=$!
 sleep 0.5
 wrk -t1 -c2 -d"${SECS}s" --latency -H "X-API-Key: $KEY" "http://127.0.0.1:$AP/health" >"$W/health.txt"
+BUILD_RUNNING=$(kill -0 "$BUILD" 2>/dev/null && echo yes || echo "no (ended early)")
 wait "$UPLOAD" "$BUILD" || true
 P99=$(awk '/ 99%/ {print $2}' "$W/health.txt")
 P50=$(awk '/ 50%/ {print $2}' "$W/health.txt")
 HRPS=$(awk '/Requests\/sec/ {print $2}' "$W/health.txt")
-BUILD_DONE=$(grep -c '"type":"done"' "$W/build.out" || true)
+HMAX=$(awk '/Latency/ && !/Distribution/ {print $4; exit}' "$W/health.txt")
+BUILD_OK=$(grep -q '"type":"done"' "$W/build.out" && echo "succeeded" || echo "FAILED")
 
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 mib() { echo "scale=1; $1 / 1024" | bc -l; }
@@ -128,7 +133,7 @@ cat <<REPORT
 | idle, after the throughput runs | $(mib "$IDLE_ANON") MiB | $(mib "$IDLE_RSS") MiB | RssAnon <= 4 MiB |
 | peak while a 1 GiB tar uploads ($UP_FILES files, $(printf '%.1f' "$UP_S") s) | $(mib "$PEAK_ANON") MiB | $(mib "$PEAK_RSS") MiB | RssAnon <= 16 MiB |
 
-| /health while a 1 GiB upload and a docker build run | p50 | p99 | req/s | target |
-| --- | --- | --- | --- | --- |
-| \`wrk -t1 -c2 --latency\`, build finished: $([ "$BUILD_DONE" -gt 0 ] && echo yes || echo no) | ${P50} | ${P99} | ${HRPS} | p99 <= 50 ms |
+| /health while a 1 GiB upload and a docker build run | p50 | p99 | max | req/s | target |
+| --- | --- | --- | --- | --- | --- |
+| \`wrk -t1 -c2 --latency\` (build still running at the end: ${BUILD_RUNNING}; build ${BUILD_OK}) | ${P50} | ${P99} | ${HMAX} | ${HRPS} | p99 <= 50 ms |
 REPORT

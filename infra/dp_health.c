@@ -67,28 +67,15 @@ static json_t *docker_info(const struct dp_docker *d, bool *ok)
     return out;
 }
 
-void dp_health_cache_init(struct dp_health_cache *c)
-{
-    memset(c, 0, sizeof(*c));
-    pthread_mutex_init(&c->lock, NULL);
-    c->running = -1;
-}
-
-void dp_health_cache_clear(struct dp_health_cache *c)
-{
-    json_decref(c->docker);
-    pthread_mutex_destroy(&c->lock);
-}
-
 /* Asks Docker now: its version and how many of our containers run. */
-static json_t *docker_fresh(const struct dp_health_in *in, long *running)
+static json_t *docker_fresh(const struct dp_docker *client, const char *ns, long *running)
 {
     bool ok = false;
-    json_t *d = docker_info(in->docker, &ok);
+    json_t *d = docker_info(client, &ok);
 
     *running = -1;
     if (ok) {
-        struct dp_ctr_scope scope = {.docker = in->docker, .namespace_ = in->namespace_};
+        struct dp_ctr_scope scope = {.docker = client, .namespace_ = ns};
 
         if (dp_ctr_count_running(running, &scope, NULL))
             *running = -1;
@@ -96,29 +83,100 @@ static json_t *docker_fresh(const struct dp_health_in *in, long *running)
     return d;
 }
 
-/* Docker's part, from the cache when fresh enough or when another caller is refreshing it. */
+static void cache_store(struct dp_health_cache *c, json_t *d, long running)
+{
+    json_decref(c->docker);
+    c->docker = d;
+    c->running = running;
+    c->at_ms = dp_mono_ms();
+}
+
+static void *refresher(void *arg)
+{
+    struct dp_health_cache *c = arg;
+
+    pthread_mutex_lock(&c->lock);
+    while (!c->stop) {
+        int64_t now = dp_mono_ms();
+        struct timespec ts;
+
+        if (c->docker && now - c->wanted_ms < DP_HEALTH_IDLE_MS &&
+            now - c->at_ms >= DP_HEALTH_TTL_MS) {
+            long running;
+            json_t *d;
+
+            pthread_mutex_unlock(&c->lock);
+            d = docker_fresh(c->client, c->namespace_, &running);
+            pthread_mutex_lock(&c->lock);
+            cache_store(c, d, running);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 500L * 1000 * 1000; /* look again in 0.5 s */
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+dp_rc dp_health_cache_start(struct dp_health_cache *c, const struct dp_docker *client,
+                            const char *namespace_, struct dp_err *err)
+{
+    pthread_condattr_t ca;
+
+    memset(c, 0, sizeof(*c));
+    c->running = -1;
+    c->client = client;
+    c->namespace_ = namespace_;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&c->thread, NULL, refresher, c) != 0)
+        return dp_err_set(err, DP_ENOMEM, "cannot start the health refresher");
+    c->started = true;
+    return DP_OK;
+}
+
+void dp_health_cache_stop(struct dp_health_cache *c)
+{
+    if (!c->started)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stop = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    json_decref(c->docker);
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->lock);
+    c->started = false;
+}
+
+/* Docker's part from the cache; only the first request ever asks Docker itself. */
 static json_t *docker_cached(const struct dp_health_in *in, long *running)
 {
     struct dp_health_cache *c = in->cache;
-    int64_t now = dp_mono_ms();
     json_t *d;
 
     pthread_mutex_lock(&c->lock);
-    if (c->docker && (now - c->at_ms < DP_HEALTH_TTL_MS || c->refreshing)) {
+    c->wanted_ms = dp_mono_ms();
+    if (!c->docker) {
+        pthread_mutex_unlock(&c->lock);
+        d = docker_fresh(in->docker, in->namespace_, running);
+        pthread_mutex_lock(&c->lock);
+        if (!c->docker)
+            cache_store(c, json_incref(d), *running);
+    } else {
         d = json_incref(c->docker);
         *running = c->running;
-        pthread_mutex_unlock(&c->lock);
-        return d;
+        if (dp_mono_ms() - c->at_ms >= DP_HEALTH_TTL_MS)
+            pthread_cond_signal(&c->wake); /* the refresher may be asleep after idling */
     }
-    c->refreshing = true;
-    pthread_mutex_unlock(&c->lock);
-    d = docker_fresh(in, running);
-    pthread_mutex_lock(&c->lock);
-    json_decref(c->docker);
-    c->docker = json_incref(d);
-    c->running = *running;
-    c->at_ms = dp_mono_ms();
-    c->refreshing = false;
     pthread_mutex_unlock(&c->lock);
     return d;
 }
@@ -133,7 +191,8 @@ dp_rc dp_health_collect(json_t **out, const struct dp_health_in *in, struct dp_e
 
     if (getloadavg(load, 3) != 3)
         load[0] = load[1] = load[2] = 0;
-    docker = in->cache ? docker_cached(in, &running) : docker_fresh(in, &running);
+    docker = in->cache && in->cache->started ? docker_cached(in, &running)
+                                             : docker_fresh(in->docker, in->namespace_, &running);
     docker_ok = json_is_true(json_object_get(docker, "ok"));
     o = json_pack("{s:s, s:o, s:o, s:o, s:[f,f,f], s:I}", "version", DP_VERSION, "docker", docker,
                   "disk", disk_info(in->data_root, &free_b), "memory", memory_info(), "load",

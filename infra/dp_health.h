@@ -10,20 +10,31 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define DP_HEALTH_TTL_MS 2000 /* Docker's part of /health is at most this old */
+#define DP_HEALTH_TTL_MS  2000  /* Docker's part of /health is at most about this old */
+#define DP_HEALTH_IDLE_MS 30000 /* no /health for this long: stop asking Docker */
 
-/* What Docker said last, so /health stays fast while Docker is busy building or pulling:
- * one caller refreshes a stale entry, the others answer with the previous one. */
+/* What Docker said last. A refresher thread asks Docker while /health is in use, so no
+ * request waits on a Docker that is busy building or pulling; only the very first request
+ * asks Docker itself. */
 struct dp_health_cache {
     pthread_mutex_t lock;
-    bool refreshing;
-    int64_t at_ms;  /* 0: never filled */
-    json_t *docker; /* {"ok",...} */
-    long running;   /* -1 when unknown */
+    pthread_cond_t wake;
+    pthread_t thread;
+    bool started, stop;
+    int64_t at_ms;     /* 0: never filled */
+    int64_t wanted_ms; /* last /health */
+    json_t *docker;    /* {"ok",...} */
+    long running;      /* -1 when unknown */
+    const struct dp_docker *client;
+    const char *namespace_;
 };
 
-void dp_health_cache_init(struct dp_health_cache *c);
-void dp_health_cache_clear(struct dp_health_cache *c);
+/* Starts the refresher for this Docker and namespace (both must outlive the cache). */
+dp_rc dp_health_cache_start(struct dp_health_cache *c, const struct dp_docker *client,
+                            const char *namespace_, struct dp_err *err);
+
+/* Stops the refresher (waits for a Docker call in flight) and frees what it holds. */
+void dp_health_cache_stop(struct dp_health_cache *c);
 
 struct dp_health_in {
     const struct dp_docker *docker;

@@ -43,7 +43,10 @@ static int agent_prepare(struct agent *ag, struct dp_logctx *lc)
         return -1;
     }
     pthread_rwlock_init(&ag->key_lock, NULL);
-    dp_health_cache_init(&ag->health);
+    if (dp_health_cache_start(&ag->health, &ag->docker, ag->conf.namespace_, &err)) {
+        dp_log(DP_LOG_ERROR, lc, "%s", err.msg);
+        return -1;
+    }
     if (dp_key_load_file(ag->key, ag->conf.key_file, &err))
         dp_log(DP_LOG_WARN, lc,
                "%s; every request is refused until a key is in place (SIGHUP "
@@ -91,7 +94,7 @@ static int agent_serve(struct agent *ag, struct dp_logctx *lc)
 static void agent_free(struct agent *ag)
 {
     dp_authgate_free(ag->gate);
-    dp_health_cache_clear(&ag->health);
+    dp_health_cache_stop(&ag->health);
     pthread_rwlock_destroy(&ag->key_lock);
     memset(ag->key, 0, sizeof(ag->key));
 }
