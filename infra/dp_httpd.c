@@ -349,8 +349,6 @@ static void httpd_options(struct httpd_optbuf *b, const struct dp_httpd_opts *o)
     opts[i++] = "access_control_allow_headers", opts[i++] = "";
     if (o->tls_cert)
         opts[i++] = "ssl_protocol_version", opts[i++] = "4"; /* TLS 1.2 and later */
-    if (o->run_as_user)
-        opts[i++] = "run_as_user", opts[i++] = o->run_as_user;
     opts[i] = NULL;
 }
 

@@ -73,12 +73,11 @@ void dp_httpd_close_after(struct dp_req *rq);
 
 /* What a daemon asks of civetweb. */
 struct dp_httpd_opts {
-    const char *listen;      /* "127.0.0.1:9999" */
-    int threads;             /* worker pool = concurrent connections */
-    const char *tls_cert;    /* PEM certificate (chain), or NULL for plain HTTP */
-    const char *tls_key;     /* PEM private key for tls_cert */
-    int request_timeout_ms;  /* per read/write, not per request */
-    const char *run_as_user; /* drop to this user after binding, or NULL */
+    const char *listen;     /* "127.0.0.1:9999" */
+    int threads;            /* worker pool = concurrent connections */
+    const char *tls_cert;   /* PEM certificate (chain), or NULL for plain HTTP */
+    const char *tls_key;    /* PEM private key for tls_cert */
+    int request_timeout_ms; /* per read/write, not per request */
 };
 
 /* Starts civetweb with the opts, keep-alive and TCP_NODELAY on, automatic CORS answers off,

@@ -50,7 +50,9 @@ static const struct opt opts[] = {
     STR_OPT("git-ca-file", git_ca_file, "PEM CA bundle trusted for https:// git clones"),
     {"allow", OPT_ALLOW, 0, 0, 0, 0,
      "only serve clients from this IPv4 CIDR (repeatable; default: any address)"},
-    STR_OPT("user", user, "drop to this user after binding (its group must reach the socket)"),
+    STR_OPT("user", user,
+            "drop to this user after binding; it gets the data root, must be able to read the "
+            "key file, and needs a group (e.g. docker) that reaches the Docker socket"),
     {"config", OPT_OWN_CONFIG, offsetof(struct agent_conf, config), 0, 0, 0,
      "read these settings from FILE first: one 'name = value' a line"},
     {"threads", OPT_INT, offsetof(struct agent_conf, threads), 0, 4, 1024,

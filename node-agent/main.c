@@ -5,6 +5,7 @@
 #include "dp_git.h"
 #include "dp_key.h"
 #include "dp_log.h"
+#include "dp_privdrop.h"
 #include "dp_stage.h"
 
 #include <curl/curl.h>
@@ -17,6 +18,25 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* With --user, the data root is that user's: uploads and clones are written as it. */
+static int own_data_root(struct agent *ag, struct dp_logctx *lc)
+{
+    struct dp_err err = {0};
+    uid_t uid;
+    gid_t gid;
+
+    if (dp_privdrop_lookup(&uid, &gid, ag->conf.user, &err)) {
+        dp_log(DP_LOG_ERROR, lc, "--user: %s", err.msg);
+        return -1;
+    }
+    if (chown(ag->conf.data_root, uid, gid) != 0) {
+        dp_log(DP_LOG_ERROR, lc, "cannot give data root %s to %s: %s", ag->conf.data_root,
+               ag->conf.user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
 
 static int agent_prepare(struct agent *ag, struct dp_logctx *lc)
 {
@@ -33,6 +53,8 @@ static int agent_prepare(struct agent *ag, struct dp_logctx *lc)
                strerror(errno));
         return -1;
     }
+    if (ag->conf.user[0] && own_data_root(ag, lc))
+        return -1;
     if (dp_stage_sweep(ag->conf.data_root, &err)) /* leftovers of a crash mid-upload */
         dp_log(DP_LOG_WARN, lc, "staging leftovers not removed: %s", err.msg);
     dp_err_clear(&err);
@@ -64,7 +86,6 @@ static int agent_serve(struct agent *ag, struct dp_logctx *lc)
         .tls_cert = ag->conf.tls_cert[0] ? ag->conf.tls_cert : NULL,
         .tls_key = ag->conf.tls_key[0] ? ag->conf.tls_key : NULL,
         .request_timeout_ms = 60000,
-        .run_as_user = ag->conf.user[0] ? ag->conf.user : NULL,
     };
     struct dp_err err = {0};
     sigset_t sigs;
@@ -77,6 +98,12 @@ static int agent_serve(struct agent *ag, struct dp_logctx *lc)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before mg_start: workers inherit it */
     if (dp_httpd_start(&ag->mg, &o, agent_dispatch, ag, &err)) {
         dp_log(DP_LOG_ERROR, lc, "%s", err.msg);
+        return 1;
+    }
+    /* Ports are bound (port 9999 needs no root, but a configured low port might): now drop. */
+    if (ag->conf.user[0] && dp_privdrop(ag->conf.user, &err)) {
+        dp_log(DP_LOG_ERROR, lc, "%s", err.msg);
+        dp_httpd_stop(ag->mg, ag->conf.listen);
         return 1;
     }
     dp_log(DP_LOG_INFO, lc, "serving on %s%s version=%s namespace=%s data_root=%s", o.listen,

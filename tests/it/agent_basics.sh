@@ -98,3 +98,29 @@ agent_start c --allow 127.0.0.0/8 --allow 10.0.0.0/8
 req GET /ping
 expect_status 200 "address inside --allow"
 agent_stop c
+
+# --user: ports bound as root, then the agent runs as that user, keeps its supplementary docker
+# group (civetweb's own run_as_user would drop it), and owns the data root.
+if [ "$(id -u)" = 0 ] && getent group docker >/dev/null; then
+    user="dpt$$"
+    useradd --system --no-create-home --shell /usr/sbin/nologin -G docker "$user"
+    IT_EXTRA_CLEANUP="userdel $user 2>/dev/null"
+    chmod o+x "$T" # the test's temp folder is 0700; /var/lib, the real parent, is not
+    agent_start u --user "$user"
+    chmod o+x "$u_DIR"
+    chown "$user" "$u_DIR/key" # SIGHUP re-reads it as that user
+    expect_eq "$(ps -o user= -p "$u_PID" | tr -d ' ')" "$user" "agent runs as the --user"
+    expect_match "$(grep Groups /proc/"$u_PID"/status)" "$(getent group docker | cut -d: -f3)" "keeps the docker group"
+    req GET /health
+    expect_json .docker.ok true "--user reaches the Docker socket"
+    printf 'x' >"$T/one.txt"
+    tar -C "$T" -cf "$T/one.tar" one.txt
+    req POST "/upload?path=/app/u" --data-binary @"$T/one.tar"
+    expect_status 200 "--user writes uploads"
+    expect_eq "$(stat -c %U "$u_DIR/data/app/u/one.txt")" "$user" "uploads are the user's"
+    agent_stop u
+    rc=0; out=$("$DP_BIN/node-agent" --listen 127.0.0.1:0 --key-file "$u_DIR/key" \
+        --data-root "$u_DIR/data" --user no-such-user-here 2>&1) || rc=$?
+    expect_eq "$rc" 1 "unknown --user"
+    expect_match "$out" "no user named" "unknown --user message"
+fi

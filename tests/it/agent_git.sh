@@ -57,6 +57,21 @@ expect_eq "$(git -C "$DATA/app/feat" rev-parse HEAD)" "$FEATURE" "checked-out HE
 expect_match "$BODY" '"type":"progress"' "progress events"
 expect_match "$BODY" '"type":"log","message":"remote: ' "remote text as log events"
 
+# What was cloned builds and runs: the feature branch's file is served.
+build_and_serve() { # PATH TAG NAME FILE EXPECTED
+    local port
+    port=$(free_port)
+    req POST /build -d '{"path":"'"$1"'","tag":"'"$NS/$2"'"}'
+    expect_eq "$(last_event | jq -r .type)" done "build of the clone at $1"
+    req POST /containers/run -d '{"name":"'"$3"'","image":"'"$NS/$2"'","ports":{"'"$port"'":8080}}'
+    expect_status 201 "run the image built from $1"
+    wait_for 10 curl -sf "http://127.0.0.1:$port/$4" || fail "app built from $1 does not answer"
+    expect_eq "$(curl -s "http://127.0.0.1:$port/$4")" "$5" "app built from $1 serves $4"
+    req DELETE "/containers/$3"
+    expect_status 200 "delete the app built from $1"
+}
+build_and_serve /app/feat feat:1 feat feature.txt feature
+
 # The same path again with the default branch: the old tree is replaced whole.
 clone "$PUB" "" "" /app/feat
 expect_last .commit "$MAIN" "default branch commit"
@@ -68,6 +83,7 @@ expect_eq "$(staging_empty && echo empty)" empty "no staging leftovers after suc
 clone "$PRIV" main "$TOKEN" /app/private
 expect_last .type done "https clone with the token"
 expect_last .commit "$MAIN" "https clone commit"
+build_and_serve /app/private private:1 private app.txt main
 expect_eq "$(git -C "$DATA/app/private" config remote.origin.url)" "$PRIV" "remote url is the plain url"
 if grep -rqF "$TOKEN" "$DATA/app/private/.git"; then fail "token stored in the clone's .git"; else ok; fi
 

@@ -187,7 +187,8 @@ wait_for 10 staging_busy || fail "the slow upload did not start"
 sleep 1
 kill "$cpid" 2>/dev/null || true
 wait "$cpid" 2>/dev/null || true
-wait_for 10 test -z "$(ls -A "$DATA/.staging")" || fail "staging left after a disconnect"
+staging_idle() { ! staging_busy; }
+wait_for 10 staging_idle || fail "staging left after a disconnect"
 expect_nothing_left "client disconnect"
 expect_eq "$(cat "$DATA/app/site/same.txt")" second "target untouched after a disconnect"
 wait_for 5 grep -q 'upload refused path=/app/site.*went away' "$a_LOG" || fail "disconnect logged"

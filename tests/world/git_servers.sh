@@ -41,13 +41,16 @@ gw_git() {
         -c advice.detachedHead=false "$@"
 }
 
-# git_repo_make NAME: $GW_REPOS/NAME.git with main (README.md, app.txt) and feature (one more
-# commit adding feature.txt). HEAD is main.
+# git_repo_make NAME: $GW_REPOS/NAME.git with main (README.md, app.txt, a Dockerfile serving
+# the tree with busybox httpd on 8080) and feature (one more commit adding feature.txt).
+# HEAD is main.
 git_repo_make() {
     local name=$1 work=$GW_DIR/work-$1
     gw_git init -q "$work"
     printf '# %s\n' "$name" >"$work/README.md"
     printf 'main\n' >"$work/app.txt"
+    printf 'FROM %s\nCOPY . /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n' \
+        "${TEST_IMAGE:-dp-test/busybox:1}" >"$work/Dockerfile"
     gw_git -C "$work" add -A
     gw_git -C "$work" commit -qm "main: first"
     gw_git -C "$work" checkout -qb feature
