@@ -8,6 +8,7 @@ PKGS=(
     cmake make gcc clang libclang-rt-14-dev pkg-config clang-format clang-tidy
     libcivetweb-dev libcurl4-openssl-dev libjansson-dev libarchive-dev libgit2-dev libssl-dev
     libsqlite3-dev
+    libyaml-dev # tests/dosim reads #cloud-config user-data
     # the test world and its clients
     docker.io docker-registry apache2-utils busybox-static git curl jq openssl python3
     iproute2 procps psmisc
@@ -15,6 +16,7 @@ PKGS=(
     wrk hyperfine time bc libarchive-tools python3-flask prometheus
     # packaging
     dpkg-dev file systemd binutils
+    cloud-init python3-jsonschema python3-yaml # user-data schema check, DO contract checker
 )
 
 missing=()

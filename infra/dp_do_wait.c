@@ -1,0 +1,160 @@
+#include "dp_do_wait.h"
+
+#include "dp_clock.h"
+#include "dp_do_droplet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GONE_GRACE_MS 30000 /* a droplet not listed yet this soon after create is not "gone" */
+
+static int64_t first_interval(const struct dp_do_wait *w)
+{
+    return w->first_ms > 0 ? w->first_ms : 1000;
+}
+
+static int64_t next_interval(const struct dp_do_wait *w, int64_t cur)
+{
+    int64_t max = w->max_poll_ms > 0 ? w->max_poll_ms : 10000;
+    int64_t next = cur + cur / 2; /* x1.5 */
+
+    return next > max ? max : next;
+}
+
+static json_t *find_id(const json_t *list, long long id)
+{
+    json_t *d;
+    size_t i;
+
+    json_array_foreach(list, i, d)
+    {
+        if (dp_do_droplet_id(d) == id)
+            return d;
+    }
+    return NULL;
+}
+
+/* Counts the awaited droplets that are there; DP_ENOTFOUND when one seen before vanished. */
+static dp_rc count_ready(size_t *ready, json_t *mine, const json_t *list, const long long *ids,
+                         bool *seen, size_t n, const char *status, bool unlocked, int64_t elapsed,
+                         struct dp_err *err)
+{
+    *ready = 0;
+    json_array_clear(mine);
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = find_id(list, ids[i]);
+
+        if (!d && (seen[i] || elapsed > GONE_GRACE_MS))
+            return dp_err_setc(err, DP_ENOTFOUND, "droplet_gone",
+                               "droplet %lld disappeared while waiting for it to be %s", ids[i],
+                               status);
+        if (!d)
+            continue;
+        seen[i] = true;
+        json_array_append(mine, d);
+        if (strcmp(dp_do_droplet_status(d), status) == 0 && (!unlocked || !dp_do_droplet_locked(d)))
+            (*ready)++;
+    }
+    return DP_OK;
+}
+
+dp_rc dp_do_wait_droplets(struct dp_do_client *c, const char *tag, const long long *ids, size_t n,
+                          const char *status, bool unlocked, const struct dp_do_wait *w,
+                          json_t **out, struct dp_err *err)
+{
+    bool *seen = calloc(n ? n : 1, sizeof(bool));
+    json_t *mine;
+    int64_t t0 = dp_mono_ms(), interval = first_interval(w);
+    char what[96];
+    size_t ready = 0;
+    dp_rc rc = DP_OK;
+
+    if (!seen)
+        return dp_err_set(err, DP_ENOMEM, "out of memory");
+    mine = json_array();
+
+    snprintf(what, sizeof(what), "%zu droplet(s) to be %s%s", n, status,
+             unlocked ? " and unlocked" : "");
+    while (rc == DP_OK) {
+        json_t *list = NULL;
+
+        rc = dp_do_sleep(c, interval, err);
+        if (rc == DP_OK)
+            rc = dp_do_droplets_list(c, tag, true, &list, err); /* one call for all n */
+        if (rc == DP_OK)
+            rc = count_ready(&ready, mine, list, ids, seen, n, status, unlocked, dp_mono_ms() - t0,
+                             err);
+        json_decref(list);
+        if (rc == DP_OK && w->progress)
+            w->progress(w->ud, what, dp_mono_ms() - t0, ready, n);
+        if (rc == DP_OK && ready == n)
+            break;
+        if (rc == DP_OK && dp_mono_ms() - t0 > w->timeout_ms)
+            rc = dp_err_setc(err, DP_ETIMEOUT, "wait_timeout",
+                             "waited %lld s for %s; %zu of %zu are",
+                             (long long)(dp_mono_ms() - t0) / 1000, what, ready, n);
+        interval = next_interval(w, interval);
+    }
+    if (rc == DP_OK && out)
+        *out = json_incref(mine);
+    json_decref(mine);
+    free(seen);
+    return rc;
+}
+
+/* The action's verdict: 0 running, 1 completed, or an error for "errored". */
+static int action_state(const json_t *a, const char *path, struct dp_err *err, dp_rc *rc)
+{
+    const char *s = json_string_value(json_object_get(a, "status"));
+    const char *type = json_string_value(json_object_get(a, "type"));
+
+    if (s && strcmp(s, "completed") == 0)
+        return 1;
+    if (s && strcmp(s, "errored") == 0) {
+        *rc =
+            dp_err_setc(err, DP_EUPSTREAM, "action_errored",
+                        "DigitalOcean reports the %s action (%s) errored", type ? type : "", path);
+        return -1;
+    }
+    return 0;
+}
+
+dp_rc dp_do_wait_action(struct dp_do_client *c, const char *path, const struct dp_do_wait *w,
+                        json_t **out, struct dp_err *err)
+{
+    int64_t t0 = dp_mono_ms(), interval = first_interval(w);
+    json_t *action = NULL;
+    dp_rc rc = DP_OK;
+
+    if (out)
+        *out = NULL;
+    while (rc == DP_OK) {
+        json_t *ans = NULL;
+        int state;
+
+        rc = dp_do_sleep(c, interval, err);
+        if (rc == DP_OK)
+            rc = dp_do_call(c, "GET", path, NULL, DP_DO_RETRY_SAFE, &ans, NULL, err);
+        json_decref(action);
+        action = rc == DP_OK ? json_incref(json_object_get(ans, "action")) : NULL;
+        json_decref(ans);
+        if (rc)
+            break;
+        state = action_state(action, path, err, &rc);
+        if (w->progress)
+            w->progress(w->ud, "the action to complete", dp_mono_ms() - t0, state == 1, 1);
+        if (state != 0)
+            break;
+        if (dp_mono_ms() - t0 > w->timeout_ms)
+            rc = dp_err_setc(err, DP_ETIMEOUT, "wait_timeout",
+                             "waited %lld s for the action %s to complete",
+                             (long long)(dp_mono_ms() - t0) / 1000, path);
+        interval = next_interval(w, interval);
+    }
+    if (rc == DP_OK && out)
+        *out = action;
+    else
+        json_decref(action);
+    return rc;
+}

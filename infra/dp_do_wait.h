@@ -1,0 +1,32 @@
+/* Waiting on DigitalOcean efficiently: one listing per poll however many droplets are
+ * awaited, intervals that grow, an errored action reported at once. */
+#ifndef DP_DO_WAIT_H
+#define DP_DO_WAIT_H
+
+#include "dp_do.h"
+
+#include <stddef.h>
+
+/* How to wait: a deadline and a poll interval that grows. */
+struct dp_do_wait {
+    int64_t timeout_ms;
+    int64_t first_ms;    /* first poll after (default 1000) */
+    int64_t max_poll_ms; /* longest interval (default 10000) */
+    /* Told what is awaited and for how long, after each poll (may be NULL). */
+    void (*progress)(void *ud, const char *what, int64_t elapsed_ms, size_t done, size_t total);
+    void *ud;
+};
+
+/* Waits until every droplet in ids (found through tag: one listing a poll, whatever n) has
+ * status (and is unlocked when unlocked is set). A droplet that vanishes fails the wait at
+ * once. *out (may be NULL): the last listing of those droplets. */
+dp_rc dp_do_wait_droplets(struct dp_do_client *c, const char *tag, const long long *ids, size_t n,
+                          const char *status, bool unlocked, const struct dp_do_wait *w,
+                          json_t **out, struct dp_err *err);
+
+/* Polls an action (path "/v2/actions/ID" or "/v2/images/ID/actions/AID") until completed. An
+ * errored action fails at once (DP_EUPSTREAM, code "action_errored"), not at the deadline. */
+dp_rc dp_do_wait_action(struct dp_do_client *c, const char *path, const struct dp_do_wait *w,
+                        json_t **out, struct dp_err *err);
+
+#endif
