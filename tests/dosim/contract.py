@@ -30,8 +30,8 @@ Known quirks of the spec, handled here rather than reported every time:
   action object, while the real API and the spec's own examples wrap it as {"action": {...}}:
   a wrapped body is unwrapped before validation.
 
-The spec is --spec FILE, else $DP_DO_OPENAPI, else
-<repo>/../shared/reference/do-openapi/bundled/DigitalOcean-subset.v2.json.
+The spec is --spec FILE, else $DP_DO_OPENAPI, else the copy kept beside this script,
+tests/dosim/openapi/DigitalOcean-subset.v2.json (see its README for its origin).
 Exit status: 0 all exchanges match, 1 a mismatch (each printed with its line, method, path,
 status, the JSON path of the failing field and the validator's message), 2 bad usage or input.
 Needs Debian's python3-jsonschema (4.10, RefResolver) and nothing else.
@@ -72,9 +72,8 @@ class SpecError(Exception):
 def default_spec_path():
     if os.environ.get("DP_DO_OPENAPI"):
         return os.environ["DP_DO_OPENAPI"]
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.join(os.path.dirname(repo), "shared", "reference", "do-openapi", "bundled",
-                        "DigitalOcean-subset.v2.json")
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.join(here, "openapi", "DigitalOcean-subset.v2.json")
 
 
 def pointer_parts(ref):
