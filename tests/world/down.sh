@@ -4,7 +4,7 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 mkdir -p "$DP_WORLD"
 exec 9>"$DP_WORLD/lock"
-flock 9
+flock -w 60 9 || { echo "world: the world lock $DP_WORLD/lock is held by another process for 60 s"; exit 1; }
 users=$(cat "$DP_WORLD/users" 2>/dev/null || echo 1)
 users=$((users > 0 ? users - 1 : 0))
 echo "$users" >"$DP_WORLD/users"

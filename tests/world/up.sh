@@ -7,13 +7,14 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 mkdir -p "$DP_WORLD"
 exec 9>"$DP_WORLD/lock"
-flock 9
+flock -w 120 9 || { echo "world: the world lock $DP_WORLD/lock is held by another process for 120 s"; exit 1; }
 users=$(cat "$DP_WORLD/users" 2>/dev/null || echo 0)
 echo $((users + 1)) >"$DP_WORLD/users"
 
 if ! docker_ping; then
     echo "world: no Docker engine answers on $DOCKER_SOCK; starting dockerd"
-    nohup dockerd >"$DP_WORLD/dockerd.log" 2>&1 &
+    # 9>&-: dockerd outlives this script and must not inherit the lock, or down.sh waits forever.
+    nohup dockerd >"$DP_WORLD/dockerd.log" 2>&1 9>&- &
     echo $! >"$DP_WORLD/dockerd.pid"
     for _ in $(seq 1 60); do
         docker_ping && break
