@@ -21,6 +21,9 @@ struct cloudinit_provision {
     const char *const *allow; /* controller addresses: IPv4 "a.b.c.d" or "a.b.c.d/n" */
     size_t nallow;            /* 1..CLOUDINIT_ALLOW_MAX */
     const char *hostname;     /* NULL: keep the droplet's name; else an RFC 1123 host name */
+    const char *git_ca_pem;   /* NULL, or CERTIFICATE blocks the agent trusts for https:// git
+                                 clones (a private git server), written to
+                                 /etc/node-agent/git-ca.pem and named in agent.conf */
 };
 
 /* Renders the provision-time #cloud-config into out (initialized here): it writes

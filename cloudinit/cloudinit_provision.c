@@ -105,6 +105,8 @@ static dp_rc provision_check(const struct cloudinit_provision *in, struct dp_err
         rc = check_allow(in, err);
     if (rc == DP_OK && in->hostname)
         rc = check_hostname(in->hostname, err);
+    if (rc == DP_OK && in->git_ca_pem)
+        rc = cloudinit_pem_check(in->git_ca_pem, "git_ca", cert_labels, CLOUDINIT_CHAIN_MAX, err);
     return rc;
 }
 
@@ -128,6 +130,8 @@ dp_rc cloudinit_provision_render(struct dp_buf *out, const struct cloudinit_prov
             {"tls_cert", CLOUDINIT_BLOCK, in->tls_cert_pem},
             {"tls_key", CLOUDINIT_BLOCK, in->tls_key_pem},
             {"allow_lines", CLOUDINIT_TEXT, allow.data},
+            {"git_ca", CLOUDINIT_BLOCK, in->git_ca_pem},
+            {"git_ca_guard", CLOUDINIT_GUARD, in->git_ca_pem ? "" : NULL},
         };
 
         rc = cloudinit_render(out, "provision", vars, sizeof(vars) / sizeof(vars[0]), err);

@@ -135,6 +135,8 @@ static dp_rc emit_var(struct dp_buf *out, const struct cloudinit_var *v, size_t 
         return emit_quoted(out, v, err);
     case CLOUDINIT_BLOCK:
         return emit_block(out, v, indent, err);
+    case CLOUDINIT_GUARD:
+        return DP_OK;
     }
     return dp_err_set(err, DP_EINTERNAL, "template value '%s' has no known kind", v->name);
 }

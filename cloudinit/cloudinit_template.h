@@ -23,6 +23,7 @@ extern const size_t cloudinit_nembedded;
 enum cloudinit_kind {
     CLOUDINIT_TEXT,   /* as is; later lines get the placeholder line's indentation */
     CLOUDINIT_QUOTED, /* a YAML double-quoted scalar: '"', '\' and controls escaped */
+    CLOUDINIT_GUARD,  /* emits nothing: a line holding {{?name}} is kept only when set */
     CLOUDINIT_BLOCK,  /* a YAML literal block scalar ("|", or "|-" without a final newline),
                        * two spaces deeper than the placeholder's line */
 };

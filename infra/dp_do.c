@@ -321,7 +321,7 @@ static dp_rc status_rc(const struct dp_do_fault *f)
         return DP_EINVAL;
     case 401:
     case 403:
-        return DP_EAUTH;
+        return DP_EDENIED; /* our token was refused: a 502 to our callers, never their 401 */
     case 404:
         return DP_ENOTFOUND;
     case 422:

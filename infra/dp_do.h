@@ -83,8 +83,9 @@ enum dp_do_retry {
 
 /* Sends method path_query (starting "/v2/") with an optional JSON body and parses the answer
  * into *out (NULL for 204 or an empty body; the caller's). A non-2xx answer after retries is
- * an error: 401/403 -> DP_EAUTH, 404 -> DP_ENOTFOUND, 422 -> DP_ECONFLICT when the droplet is
- * locked ("pending event") else DP_EINVAL, 400 -> DP_EINVAL, 429/5xx -> DP_EUNAVAIL, transport
+ * an error: 401/403 -> DP_EDENIED (our token refused), 404 -> DP_ENOTFOUND, 422 -> DP_ECONFLICT
+ * when the droplet is locked ("pending event") else DP_EINVAL, 400 -> DP_EINVAL, 429/5xx ->
+ * DP_EUNAVAIL, transport
  * -> DP_EUNAVAIL or DP_ETIMEOUT. err's code is DigitalOcean's id; fault (may be NULL) gets the
  * details. */
 dp_rc dp_do_call(struct dp_do_client *c, const char *method, const char *path_query,

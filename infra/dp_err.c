@@ -21,6 +21,7 @@ static const struct {
     [DP_ECANCELED] = {"canceled", 499},
     [DP_EIO] = {"io_error", 500},
     [DP_EINTERNAL] = {"internal", 500},
+    [DP_EDENIED] = {"upstream_denied", 502},
 };
 
 const char *dp_rc_code(dp_rc rc)

@@ -18,6 +18,8 @@ typedef enum {
     DP_ECANCELED, /* the client went away or we are shutting down */
     DP_EIO,       /* the local disk or a pipe failed */
     DP_EINTERNAL, /* our own bug or an impossible library state */
+    DP_EDENIED,   /* a peer (DigitalOcean, an agent) refused our credentials: not the caller's,
+                     so never a 401 to them */
 } dp_rc;
 
 struct dp_err {

@@ -253,12 +253,13 @@ void dp_httpd_continue(struct dp_req *rq)
 bool dp_httpd_query(const struct dp_req *rq, const char *name, char *buf, size_t size)
 {
     const char *qs = rq->ri->query_string;
-    int n;
+    char probe[1];
 
-    if (!qs)
+    /* mg_get_var() empties buf even when the name is absent; probe first so the caller's
+     * default survives (-1: absent; -2: present but longer than the probe). */
+    if (!qs || mg_get_var(qs, strlen(qs), name, probe, sizeof(probe)) == -1)
         return false;
-    n = mg_get_var(qs, strlen(qs), name, buf, size);
-    return n >= 0;
+    return mg_get_var(qs, strlen(qs), name, buf, size) >= 0;
 }
 
 bool dp_httpd_query_flag(const struct dp_req *rq, const char *name)
@@ -445,7 +446,7 @@ void dp_httpd_stop(struct mg_context *ctx, const char *listen)
     struct stopper s = {.ctx = ctx};
     char addr[64] = "127.0.0.1";
     const char *colon = strrchr(listen, ':');
-    int port = colon ? atoi(colon + 1) : 0;
+    int port = colon ? (int)strtol(colon + 1, NULL, 10) : 0;
     pthread_t t;
 
     if (colon && (size_t)(colon - listen) < sizeof(addr) && colon != listen &&

@@ -62,7 +62,8 @@ dp_rc dp_httpd_read_json(struct dp_req *rq, json_t **out, struct dp_err *err);
  * curl would otherwise wait a second before sending a body). Call before reading a body. */
 void dp_httpd_continue(struct dp_req *rq);
 
-/* Copies query parameter name into buf; false when absent, too long or not decodable. */
+/* Copies query parameter name into buf; false when absent (buf keeps its default), too long or
+ * not decodable. */
 bool dp_httpd_query(const struct dp_req *rq, const char *name, char *buf, size_t size);
 
 /* True when query parameter name is "1", "true" or "yes". */

@@ -121,7 +121,8 @@ static bool conf_kv(char *line, const char **key, char **val)
     return true;
 }
 
-/* --tls-cert/--tls-key (mapped under the root) and --allow from the root's agent.conf. */
+/* --tls-cert/--tls-key/--git-ca-file (mapped under the root) and --allow from the root's
+ * agent.conf. */
 static bool conf_args(struct args *a, const char *root, int root_fd)
 {
     char buf[CONF_MAX + 1], rel[DOSIM_PATH_MAX], *save = NULL;
@@ -138,7 +139,7 @@ static bool conf_args(struct args *a, const char *root, int root_fd)
 
         if (!conf_kv(l, &key, &val) || !*val)
             continue;
-        if ((!strcmp(key, "tls-cert") || !strcmp(key, "tls-key")) &&
+        if ((!strcmp(key, "tls-cert") || !strcmp(key, "tls-key") || !strcmp(key, "git-ca-file")) &&
             dosim_tree_rel(rel, sizeof(rel), val, NULL) == DP_OK)
             ok = arg_add(a, "--%s", key) && arg_add(a, "%s/%s", root, rel);
         else if (!strcmp(key, "allow"))

@@ -196,19 +196,24 @@ api GET /v2/tags/Web
 expect_json .tag.resources.droplets.count 1 "tag counts the droplet"
 expect_match "$(jqb .tag.resources.droplets.last_tagged_uri)" "/v2/droplets/$one$" "last_tagged_uri"
 
-# Locked while an action runs: a second one gets 422 "pending event".
-api POST "/v2/droplets/$one/actions" -d '{"type":"power_off"}'
-expect_status 201 "power_off accepted"
+# Locked while an action runs: a second one gets 422 "pending event". The long action is a
+# snapshot (5 s), so a loaded machine cannot finish it before the second request arrives.
+api POST "/v2/droplets/$one/actions" -d '{"type":"snapshot","name":"lock-test"}'
+expect_status 201 "snapshot accepted"
 expect_json .action.status in-progress "action in progress"
 expect_json '.action.region.slug' nyc1 "action region object"
-poweroff=$(jqb .action.id)
+snapact=$(jqb .action.id)
 expect_eq "$(droplet_field "$one" .locked)" true "locked while the action runs"
-api POST "/v2/droplets/$one/actions" -d '{"type":"snapshot"}'
+api POST "/v2/droplets/$one/actions" -d '{"type":"power_off"}'
 expect_status 422 "second action while locked"
 expect_json .message "Droplet already has a pending event." "pending event"
-wait_action "/v2/droplets/$one/actions/$poweroff" 5 || fail "power_off did not complete"
-expect_eq "$(droplet_field "$one" .status)" off "off after power_off"
+wait_action "/v2/droplets/$one/actions/$snapact" 15 || fail "snapshot did not complete"
 expect_eq "$(droplet_field "$one" .locked)" false "unlocked after it"
+api POST "/v2/droplets/$one/actions" -d '{"type":"power_off"}'
+expect_status 201 "power_off accepted"
+poweroff=$(jqb .action.id)
+wait_action "/v2/droplets/$one/actions/$poweroff" 10 || fail "power_off did not complete"
+expect_eq "$(droplet_field "$one" .status)" off "off after power_off"
 api POST "/v2/droplets/$one/actions" -d '{"type":"power_off"}'
 expect_status 422 "power_off when off"
 api POST "/v2/droplets/$one/actions" -d '{"type":"teleport"}'
