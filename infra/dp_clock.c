@@ -36,3 +36,12 @@ void dp_wall_rfc3339(char *buf, size_t size)
     gmtime_r(&now, &tm);
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+void dp_unix_rfc3339(char *buf, size_t size, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (!gmtime_r(&tt, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, size, "%lld", (long long)t);
+}

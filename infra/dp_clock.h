@@ -17,4 +17,7 @@ void dp_sleep_ms(int64_t ms);
 /* Current UTC time as RFC 3339 ("2026-11-22T03:25:43Z") into buf (at least 21 bytes). */
 void dp_wall_rfc3339(char *buf, size_t size);
 
+/* Unix seconds t as "YYYY-MM-DDTHH:MM:SSZ" (UTC); the bare number if it cannot be shown. */
+void dp_unix_rfc3339(char *buf, size_t size, int64_t t);
+
 #endif

@@ -1,6 +1,7 @@
 /* Validating a deploy request: field names as users script them (DESIGN.md), numbers given as
  * text accepted (PowerShell users quote them), and a stored summary without secrets. */
 #include "dp_deploy.h"
+#include "dp_git.h"
 
 #include "dp_cidr.h"
 #include "dp_ctr_spec.h"
@@ -93,10 +94,11 @@ static dp_rc parse_git(struct dp_deploy_req *r, const json_t *b, struct dp_err *
         rc = dp_json_get_str(&branch, b, "git_branch", false, 255, err);
     if (!rc)
         rc = dp_json_get_str(&token, b, "git_token", false, DP_CREDENTIAL_MAX, err);
+    if (!rc) /* the agents check again; here a bad URL fails before a deployment exists */
+        rc = dp_git_url_check(url, token && *token, err);
     if (rc)
         return rc;
-    r->git_url =
-        strdup(url); /* checked fully by the agent, which refuses what libgit2 must not see */
+    r->git_url = strdup(url);
     r->git_token = dup_secret(token);
     snprintf(r->git_branch, sizeof(r->git_branch), "%s", branch ? branch : "");
     return DP_OK;

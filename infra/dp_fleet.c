@@ -1,4 +1,5 @@
 #include "dp_fleet.h"
+#include "dp_clock.h"
 
 #include "dp_do_account.h"
 #include "dp_do_droplet.h"
@@ -276,14 +277,15 @@ dp_rc dp_fleet_create(const struct dp_fleet *f, const struct dp_fleet_plan *p,
 
 static json_t *server_json(const struct dp_server *s, const char *status, bool here)
 {
-    char ver[64];
+    char ver[64], created[32];
 
     dp_fleet_agent_version(ver, sizeof(ver), s->image_name);
-    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:s}, s:s, s:b, s:I}", "id",
+    dp_unix_rfc3339(created, sizeof(created), s->created_at);
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:s}, s:s, s:b, s:s?}", "id",
                      (json_int_t)s->droplet_id, "name", s->name, "ip", s->ip, "region", s->region,
                      "size", s->size, "status", status, "image", "id", (json_int_t)s->image_id,
                      "name", s->image_name, "agent_version", ver, "managed_here", here,
-                     "created_at", (json_int_t)s->created_at);
+                     "created_at", s->created_at ? created : NULL);
 }
 
 /* Refreshes the store from one droplet and gives its entry. */
@@ -291,7 +293,7 @@ static json_t *merge_droplet(const struct dp_fleet *f, const json_t *d)
 {
     struct dp_server s = {0};
     bool here = dp_store_server_by_id(f->store, dp_do_droplet_id(d), &s, NULL) == DP_OK;
-    json_t *img = json_object_get(d, "image");
+    json_t *img = json_object_get(d, "image"), *out;
 
     if (!here) {
         s.droplet_id = dp_do_droplet_id(d);
@@ -307,7 +309,10 @@ static json_t *merge_droplet(const struct dp_fleet *f, const json_t *d)
     snprintf(s.status, sizeof(s.status), "%s", dp_do_droplet_status(d));
     if (here)
         dp_store_server_put(f->store, &s, NULL);
-    return server_json(&s, dp_do_droplet_status(d), here);
+    out = server_json(&s, dp_do_droplet_status(d), here);
+    if (!here && json_is_string(json_object_get(d, "created_at"))) /* the cloud's own time */
+        json_object_set(out, "created_at", json_object_get(d, "created_at"));
+    return out;
 }
 
 static dp_rc servers_from_store(json_t *list, const struct dp_fleet *f, struct dp_err *err)

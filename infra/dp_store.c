@@ -267,15 +267,6 @@ int64_t dp_store_now(void)
     return (int64_t)time(NULL);
 }
 
-void dp_store_rfc3339(char *buf, size_t size, int64_t t)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (!gmtime_r(&tt, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, size, "%lld", (long long)t);
-}
-
 /* ---- settings ---- */
 
 static dp_rc setting_key_check(const char *key, struct dp_err *err)

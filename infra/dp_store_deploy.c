@@ -3,6 +3,7 @@
  * the transaction that reads the holder and computes the version; any other status frees it. */
 #include "dp_store_int.h"
 
+#include "dp_clock.h"
 #include "dp_json.h"
 
 #include <stdio.h>
@@ -110,7 +111,7 @@ static dp_rc deploy_holder_locked(struct dp_store *s, const char *app, char *hol
     r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         who = (const char *)sqlite3_column_text(st, 1);
-        dp_store_rfc3339(since, sizeof(since), sqlite3_column_int64(st, 2));
+        dp_unix_rfc3339(since, sizeof(since), sqlite3_column_int64(st, 2));
         if (holder && holder_size)
             snprintf(holder, holder_size, "deployment %lld by %s since %s",
                      (long long)sqlite3_column_int64(st, 0), who ? who : "(deleted user)", since);
@@ -131,6 +132,25 @@ struct deploy_new {
     int64_t now;
 };
 
+/* The app's last version, kept apart from the deployments so deleting one never frees its
+ * number. */
+static dp_rc app_version_put(struct dp_store *s, const char *app, long long version,
+                             struct dp_err *err)
+{
+    sqlite3_stmt *st;
+    dp_rc rc = dp_store_stmt(&st, s, DP_ST_APP_VERSION_PUT,
+                             "INSERT INTO app_versions (app, last) VALUES (?1, ?2) "
+                             "ON CONFLICT (app) DO UPDATE SET last = excluded.last",
+                             err);
+
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, version);
+    rc = dp_store_exec(s, st, "store: numbering an app's versions", err);
+    return rc;
+}
+
 static dp_rc deploy_insert_locked(struct dp_store *s, const struct deploy_new *n,
                                   struct dp_deployment *out, struct dp_err *err)
 {
@@ -141,8 +161,8 @@ static dp_rc deploy_insert_locked(struct dp_store *s, const struct deploy_new *n
     rc = dp_store_stmt(&st, s, DP_ST_DEPLOY_INSERT,
                        "INSERT INTO deployments (app, version, source, status, user_id, "
                        "created_at, summary) "
-                       "SELECT ?1, coalesce(max(version), 0) + 1, ?2, 'running', ?3, ?4, ?5 "
-                       "FROM deployments WHERE app = ?1 RETURNING id, version",
+                       "SELECT ?1, coalesce((SELECT last FROM app_versions WHERE app = ?1), 0) "
+                       "+ 1, ?2, 'running', ?3, ?4, ?5 RETURNING id, version",
                        err);
     if (rc)
         return rc;
@@ -163,6 +183,8 @@ static dp_rc deploy_insert_locked(struct dp_store *s, const struct deploy_new *n
     if (rc == DP_ENOTFOUND)
         rc = dp_err_set(err, DP_ENOTFOUND, "no user with id %lld", n->user_id);
     dp_store_done(st);
+    if (rc == DP_OK)
+        rc = app_version_put(s, n->app, out->version, err);
     return rc;
 }
 
@@ -358,9 +380,9 @@ json_t *dp_deployment_json(const struct dp_deployment *d, const char *username)
 {
     char created[32], finished[32];
 
-    dp_store_rfc3339(created, sizeof(created), d->created_at);
+    dp_unix_rfc3339(created, sizeof(created), d->created_at);
     if (d->finished_at)
-        dp_store_rfc3339(finished, sizeof(finished), d->finished_at);
+        dp_unix_rfc3339(finished, sizeof(finished), d->finished_at);
     return json_pack("{s:I, s:s, s:I, s:s, s:s, s:s?, s:s, s:s?, s:O?, s:O?}", "id",
                      (json_int_t)d->id, "app", d->app, "version", (json_int_t)d->version, "source",
                      d->source, "status", d->status, "user", username, "created_at", created,
@@ -378,9 +400,9 @@ static json_t *deploy_list_row(sqlite3_stmt *st)
     char created[32], finished[32];
     int64_t fin = sqlite3_column_int64(st, 7);
 
-    dp_store_rfc3339(created, sizeof(created), sqlite3_column_int64(st, 6));
+    dp_unix_rfc3339(created, sizeof(created), sqlite3_column_int64(st, 6));
     if (fin)
-        dp_store_rfc3339(finished, sizeof(finished), fin);
+        dp_unix_rfc3339(finished, sizeof(finished), fin);
     return json_pack("{s:I, s:s, s:I, s:s, s:s, s:s?, s:s, s:s?}", "id",
                      (json_int_t)sqlite3_column_int64(st, 0), "app", col_text(st, 1), "version",
                      (json_int_t)sqlite3_column_int64(st, 2), "source", col_text(st, 3), "status",

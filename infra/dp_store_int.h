@@ -32,6 +32,7 @@ enum dp_store_st {
     DP_ST_SERVER_DELETE,
     DP_ST_DEPLOY_HOLDER,
     DP_ST_DEPLOY_INSERT,
+    DP_ST_APP_VERSION_PUT,
     DP_ST_DEPLOY_FINISH,
     DP_ST_DEPLOY_STATUS,
     DP_ST_DEPLOY_GET,
@@ -91,8 +92,5 @@ void dp_store_col_copy(char *buf, size_t size, sqlite3_stmt *st, int col);
 
 /* Unix seconds now. */
 int64_t dp_store_now(void);
-
-/* RFC 3339 UTC text of Unix seconds t into buf (at least 32 bytes). */
-void dp_store_rfc3339(char *buf, size_t size, int64_t t);
 
 #endif

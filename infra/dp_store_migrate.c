@@ -65,9 +65,18 @@ static const char migration_1[] =
     "  data TEXT NOT NULL,"
     "  PRIMARY KEY (deployment_id, seq)) WITHOUT ROWID;";
 
+/* 2: an app's versions never repeat, even after its newest deployment is deleted (an image
+ * tag like web:v3 must name one build only). */
+static const char migration_2[] =
+    "CREATE TABLE app_versions ("
+    "  app TEXT PRIMARY KEY,"
+    "  last INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO app_versions (app, last) SELECT app, max(version) FROM deployments GROUP BY app;";
+
 /* migrations[i] takes a file from version i to i + 1. */
 static const char *const migrations[] = {
     migration_1,
+    migration_2,
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

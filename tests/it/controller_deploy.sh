@@ -24,9 +24,16 @@ servers_up 3
 IPS=$(ips_json "$SERVER_IPS")
 read -r ip1 ip2 ip3 <<<"$SERVER_IPS"
 
+api GET /api/v1/infra/servers
+expect_eq "$(jq '[.servers[] | select(.created_at | test("^20[0-9-]+T[0-9:]+Z$"))] | length' <<<"$BODY")" 3 \
+    "servers carry RFC 3339 creation times"
+expect_eq "$(jq -r '[.servers[].image.name] | unique | .[0]' <<<"$BODY")" "base-docker-debian12-agent-$(cat "$DP_SRC/VERSION")" \
+    "servers carry their snapshot for filtering"
+
 # The credentials' curl line, run as shown: it reaches a provisioned agent over pinned TLS.
 api GET /api/v1/me/credentials
 line=$(jq -r .curl <<<"$BODY")
+AGENT_KEY=$(jq -r .agent_key <<<"$BODY")
 expect_match "$line" "--pinnedpubkey 'sha256//" "the line pins the agent's certificate"
 expect_eq "$(eval "$line --max-time 10 -s" | jq -r .status)" healthy "the shown curl line works"
 
@@ -161,8 +168,10 @@ api GET "/api/v1/deployments?limit=9999"
 expect_status 400 "limit over 500"
 
 # Nothing secret in the controller's log or database.
-for s in "$DO_TOKEN" "$GIT_TOKEN" "env-$NS" "$ADMIN_PW"; do
+for s in "$DO_TOKEN" "$GIT_TOKEN" "env-$NS" "$ADMIN_PW" "$AGENT_KEY"; do
     grep -q -- "$s" "$T/ctl.log" && fail "a secret in the controller log"
     grep -q -a -- "$s" "$T/ctl.db"* && fail "a secret in the database"
+    grep -q -- "$s" "$T"/*.sse && fail "a secret in an event stream"
+    grep -q -a -- "$s" "$T/dosim.log" && fail "a secret in the cloud's log"
 done
 ok

@@ -627,6 +627,18 @@ static void deploy_list_latest_delete(void)
     TH_EQ_INT(dp_store_events(s, ids[2], 0, 100, &ev, &err), DP_OK);
     TH_EQ_INT(json_array_size(ev), 0);
     json_decref(ev);
+    /* Deleting the newest deployment of an app never frees its version number. */
+    TH_EQ_INT(dp_store_deploy_finish(s, ids[3], "failed", NULL, &err), DP_OK);
+    TH_EQ_INT(dp_store_deploy_get(s, ids[3], &d, &err), DP_OK);
+    {
+        long long newest = d.version;
+
+        dp_deployment_clear(&d);
+        TH_EQ_INT(dp_store_deploy_delete(s, ids[3], &err), DP_OK);
+        TH_EQ_INT(dp_store_deploy_begin(s, "web", "image", alice, NULL, &d, NULL, 0, &err), DP_OK);
+        TH_EQ_INT(d.version, newest + 1);
+        dp_deployment_clear(&d);
+    }
     {
         char sql[96];
 
