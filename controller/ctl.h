@@ -36,6 +36,7 @@ struct ctl {
     const char *allow[CTL_ALLOW_MAX]; /* addresses new agents admit */
     size_t nallow;
     char *git_ca_pem; /* --git-ca-file's certificates for new agents, or NULL; owned */
+    int spool_lock;   /* holds the spool folder's lock while we run (0: not taken) */
     struct dp_dockerfile_bases bases; /* from the flags, defaults where none */
     atomic_bool stopping;
     struct ctl_metrics metrics;

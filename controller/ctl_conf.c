@@ -4,6 +4,7 @@
 #include "dp_conf.h"
 
 #include <stddef.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,9 @@ static const struct dp_opt opts[] = {
     S("git-ca-file", git_ca_file,
       "PEM certificates new servers' agents trust for https:// git clones (a private git "
       "server); sent in their provision-time user-data"),
-    S("spool-dir", spool_dir, "folder for uploads being processed (default $TMPDIR or /var/tmp)"),
+    S("spool-dir", spool_dir,
+      "folder for uploads being processed, owned by this controller alone (default: spool/ "
+      "beside the database)"),
     {"agent-allow", DP_OPT_CUSTOM, 0, 0, 0, 0,
      "IPv4 address or CIDR new servers' agents admit (repeatable; default: this controller's "
      "address from --public-url, or 127.0.0.0/8 for a local simulator)",
@@ -134,12 +137,9 @@ static void find_files(struct ctl_conf *c)
 
 static void conf_defaults(struct ctl_conf *c)
 {
-    const char *tmp = getenv("TMPDIR");
-
     memset(c, 0, sizeof(*c));
     snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
     snprintf(c->db, sizeof(c->db), "/var/lib/deploy-infra/controller.db");
-    snprintf(c->spool_dir, sizeof(c->spool_dir), "%s", tmp && *tmp ? tmp : "/var/tmp");
     c->threads = 600;
     c->deploy_parallel = 16;
     c->session_hours = 12;
@@ -158,6 +158,12 @@ static dp_rc conf_check(struct ctl_conf *c, struct dp_err *err)
         return dp_err_set(err, DP_EINVAL, "--public-url must start with http:// or https://");
     if (c->db[0] != '/')
         return dp_err_set(err, DP_EINVAL, "--db must be an absolute path");
+    if (!c->spool_dir[0]) { /* beside the database: one controller's own folder */
+        char dbdir[CTL_STR_MAX];
+
+        snprintf(dbdir, sizeof(dbdir), "%s", c->db);
+        snprintf(c->spool_dir, sizeof(c->spool_dir), "%.*s/spool", CTL_STR_MAX - 7, dirname(dbdir));
+    }
     find_files(c);
     return DP_OK;
 }

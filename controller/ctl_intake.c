@@ -67,12 +67,34 @@ static dp_rc prepare_code(struct dp_deploy_req *out, const json_t *fields, const
     return rc;
 }
 
+/* One "env" form field, KEY=VALUE, into the env_vars object (made when missing). */
+static dp_rc form_env_field(json_t *f, const char *t, struct dp_err *err)
+{
+    const char *eq = t ? strchr(t, '=') : NULL;
+    json_t *env = json_object_get(f, "env_vars");
+    char key[DP_ENV_KEY_MAX + 1];
+
+    if (!eq)
+        return dp_err_setc(err, DP_EINVAL, "invalid_field", "env fields look like KEY=VALUE");
+    if (eq - t > DP_ENV_KEY_MAX) /* refused, never cut short into another name */
+        return dp_err_setc(err, DP_EINVAL, "invalid_field",
+                           "an env field's name is longer than %d bytes", DP_ENV_KEY_MAX);
+    if (!env) {
+        env = json_object();
+        json_object_set_new(f, "env_vars", env);
+    }
+    snprintf(key, sizeof(key), "%.*s", (int)(eq - t), t);
+    json_object_set_new(env, key, json_string(eq + 1));
+    return DP_OK;
+}
+
 /* Form fields arrive as text, and only a repeated field as a list: give them the shapes the
  * JSON request has. env_vars may be JSON text; repeated "env" fields may say KEY=VALUE. */
 static dp_rc form_shapes(json_t *f, struct dp_err *err)
 {
     static const char *const lists[] = {"server_ips", "tags"};
     json_t *env = json_object_get(f, "env_vars"), *kv, *e;
+    dp_rc rc = DP_OK;
     size_t i;
 
     for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++) {
@@ -96,60 +118,41 @@ static dp_rc form_shapes(json_t *f, struct dp_err *err)
         kv = json_pack("[O]", kv);
     else
         json_incref(kv);
-    env = json_object_get(f, "env_vars");
     json_array_foreach(kv, i, e)
     {
-        const char *t = json_string_value(e), *eq = t ? strchr(t, '=') : NULL;
-
-        if (!eq) {
-            json_decref(kv);
-            return dp_err_setc(err, DP_EINVAL, "invalid_field", "env fields look like KEY=VALUE");
-        }
-        if (!env) {
-            env = json_object();
-            json_object_set_new(f, "env_vars", env);
-        }
-        {
-            char key[DP_ENV_KEY_MAX + 1];
-
-            snprintf(key, sizeof(key), "%.*s", (int)(eq - t), t);
-            json_object_set_new(env, key, json_string(eq + 1));
-        }
+        rc = form_env_field(f, json_string_value(e), err);
+        if (rc)
+            break;
     }
     json_decref(kv);
-    return DP_OK;
+    return rc;
 }
 
-/* A body that is the code itself (a tar or a zip), spooled to a file as it arrives. The read
- * block is on the heap: civetweb's workers have 100 KiB stacks. */
+/* A body that is the code itself (a tar or a zip), spooled to a file as it arrives; first[0..n)
+ * was already read (to tell it from JSON). buf is SPOOL_BLOCK bytes on the heap: civetweb's
+ * workers have 100 KiB stacks. */
 static dp_rc spool_body(char *file, size_t fsize, struct dp_req *rq, const char *spool_dir,
-                        struct dp_err *err)
+                        char *buf, int n, struct dp_err *err)
 {
-    char *buf = malloc(SPOOL_BLOCK);
-    unsigned long long total = 0;
-    int fd = -1, n = 0;
+    unsigned long long total = (unsigned long long)n;
+    int fd;
 
-    if (buf) {
-        snprintf(file, fsize, "%s/dp-code-XXXXXX", spool_dir);
-        fd = mkostemp(file, O_CLOEXEC);
-    }
+    snprintf(file, fsize, "%s/dp-code-XXXXXX", spool_dir);
+    fd = mkostemp(file, O_CLOEXEC);
     if (fd < 0) {
         file[0] = '\0';
         dp_httpd_close_after(rq); /* the body stays unread */
-        free(buf);
-        return buf ? dp_err_set(err, DP_EIO, "cannot spool the upload in %s", spool_dir)
-                   : dp_err_set(err, DP_ENOMEM, "out of memory");
+        return dp_err_set(err, DP_EIO, "cannot spool the upload in %s", spool_dir);
     }
-    dp_httpd_continue(rq);
-    while ((n = mg_read(rq->conn, buf, SPOOL_BLOCK)) > 0 &&
-           (total += (unsigned long long)n) <= DP_CODE_MAX_BYTES) {
+    while (n > 0 && total <= DP_CODE_MAX_BYTES) {
         if (write(fd, buf, (size_t)n) != n) {
             n = -2;
             break;
         }
+        n = mg_read(rq->conn, buf, SPOOL_BLOCK);
+        total += n > 0 ? (unsigned long long)n : 0;
     }
     close(fd);
-    free(buf);
     if (n == 0)
         return DP_OK;
     dp_httpd_close_after(rq);
@@ -161,13 +164,62 @@ static dp_rc spool_body(char *file, size_t fsize, struct dp_req *rq, const char 
     return dp_err_set(err, n == -2 ? DP_EIO : DP_ECANCELED, "the upload broke off");
 }
 
-static bool is_json(const struct dp_req *rq)
+/* The rest of a JSON body whose first n bytes are in buf. */
+static dp_rc json_rest(json_t **fields, struct dp_req *rq, char *buf, int n, struct dp_err *err)
 {
-    const char *ct = mg_get_header(rq->conn, "Content-Type");
+    struct dp_buf body;
+    dp_rc rc = DP_OK;
 
-    return !ct || strncasecmp(ct, "application/json", 16) == 0 ||
-           strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 ||
-           strncasecmp(ct, "text/", 5) == 0;
+    dp_buf_init(&body, CODE_JSON_MAX);
+    while (n > 0 && rc == DP_OK) {
+        rc = dp_buf_append(&body, buf, (size_t)n);
+        n = rc ? 0 : mg_read(rq->conn, buf, SPOOL_BLOCK);
+    }
+    if (rc == DP_ETOOBIG)
+        rc = dp_err_set(err, DP_ETOOBIG, "the request body is over %lu bytes", CODE_JSON_MAX);
+    else if (rc)
+        rc = dp_err_set(err, rc, "out of memory");
+    else if (n < 0)
+        rc = dp_err_set(err, DP_ECANCELED, "the request body broke off");
+    if (rc)
+        dp_httpd_close_after(rq);
+    else
+        rc = dp_json_parse_object(fields, body.data ? body.data : "", body.len, DP_JSON_DEPTH_MAX,
+                                  err);
+    if (body.data)
+        OPENSSL_cleanse(body.data, body.len);
+    dp_buf_clear(&body);
+    return rc;
+}
+
+/* A body without a form: JSON when it starts like JSON, else the code itself (a zip, tar or
+ * tar.gz never starts with '{'). Sniffed, because `curl --data-binary @app.zip` labels the
+ * archive application/x-www-form-urlencoded. */
+static dp_rc read_raw_or_json(json_t **fields, char *file, size_t fsize, struct dp_req *rq,
+                              const char *spool_dir, struct dp_err *err)
+{
+    char *buf = malloc(SPOOL_BLOCK);
+    int n, i = 0;
+    dp_rc rc;
+
+    if (!buf)
+        return dp_err_set(err, DP_ENOMEM, "out of memory");
+    dp_httpd_continue(rq);
+    n = mg_read(rq->conn, buf, SPOOL_BLOCK);
+    while (i < n && strchr(" \t\r\n", buf[i]))
+        i++;
+    if (n > 0 && i < n && buf[i] == '{') {
+        rc = json_rest(fields, rq, buf, n, err);
+    } else {
+        *fields = json_object();
+        rc = n > 0    ? spool_body(file, fsize, rq, spool_dir, buf, n, err)
+             : n == 0 ? dp_err_setc(err, DP_EINVAL, "missing_code",
+                                    "the body is empty: send the code (a zip or tar), a form, "
+                                    "or JSON")
+                      : dp_err_set(err, DP_ECANCELED, "the request body broke off");
+    }
+    free(buf);
+    return rc;
 }
 
 static dp_rc read_form(json_t **fields, char *file, size_t fsize, struct dp_req *rq,
@@ -208,10 +260,8 @@ static dp_rc read_fields(json_t **fields, char *file, size_t fsize, struct dp_re
     file[0] = '\0';
     if (is_multipart(rq))
         return read_form(fields, file, fsize, rq, spool_dir, err);
-    if (raw_ok && !is_json(rq)) {
-        *fields = json_object();
-        return spool_body(file, fsize, rq, spool_dir, err);
-    }
+    if (raw_ok)
+        return read_raw_or_json(fields, file, fsize, rq, spool_dir, err);
     rc = dp_httpd_read_body(rq, &body, CODE_JSON_MAX, err);
     if (!rc)
         rc = dp_json_parse_object(fields, body.data ? body.data : "", body.len, DP_JSON_DEPTH_MAX,

@@ -5,6 +5,7 @@
 #include "cloudinit.h"
 #include "dp_do_droplet.h"
 #include "dp_log.h"
+#include "dp_spool.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* cloudinit's renderer in the shape infra's fleet expects (infra does not link cloudinit). */
 static dp_rc render_user_data(void *ud, struct dp_buf *out, const char *agent_key,
@@ -151,6 +153,22 @@ static void agent_allow(struct ctl *c, struct dp_logctx *lc)
                "--agent-allow (new servers cannot be made until then)");
 }
 
+/* Our spool folder, locked for our lifetime; code a crashed run left there goes now. */
+static int claim_spool(struct ctl *c, struct dp_logctx *lc)
+{
+    struct dp_err err = {0};
+    int removed = 0;
+
+    if (dp_spool_claim(c->conf.spool_dir, &c->spool_lock, &removed, &err)) {
+        dp_log(DP_LOG_ERROR, lc, "%s", err.msg);
+        return -1;
+    }
+    if (removed)
+        dp_log(DP_LOG_INFO, lc, "removed %d upload(s) an earlier run left in %s", removed,
+               c->conf.spool_dir);
+    return 0;
+}
+
 static int ctl_prepare(struct ctl *c, struct dp_logctx *lc)
 {
     struct dp_err err = {0};
@@ -170,7 +188,7 @@ static int ctl_prepare(struct ctl *c, struct dp_logctx *lc)
                "%lld deployment(s) were running when the controller stopped; "
                "marked interrupted",
                interrupted);
-    if (bootstrap_admin(c, lc) || connect_cloud(c, lc) || read_git_ca(c, lc))
+    if (claim_spool(c, lc) || bootstrap_admin(c, lc) || connect_cloud(c, lc) || read_git_ca(c, lc))
         return -1;
     agent_allow(c, lc);
     if (dp_events_new(&c->events, c->store, &err) ||
@@ -235,6 +253,8 @@ static void ctl_free(struct ctl *c)
     dp_authgate_free(c->login_gate);
     dp_do_free(c->cloud);
     dp_store_close(c->store);
+    if (c->spool_lock > 0)
+        close(c->spool_lock);
     free(c->git_ca_pem);
     if (c->do_token) {
         OPENSSL_cleanse(c->do_token, strlen(c->do_token));

@@ -321,7 +321,10 @@ static dp_rc deploy_begin(struct deploy *d, struct dp_deploy_req *r, struct dp_e
     else
         snprintf(d->tag, sizeof(d->tag), "%s:v%lld", r->app, d->version);
     snprintf(d->deploy_tag, sizeof(d->deploy_tag), "dp-deploy-%lld", d->id);
-    return dp_events_open(d->env->events, d->id, err);
+    rc = dp_events_open(d->env->events, d->id, err);
+    if (rc) /* never started: free the app's lock now rather than at the next restart */
+        dp_store_deploy_finish(d->env->fleet.store, d->id, "failed", NULL, NULL);
+    return rc;
 }
 
 dp_rc dp_deploys_start(struct dp_deploys *reg, struct dp_deploy_req *r, const struct dp_user *user,

@@ -110,30 +110,36 @@ static dp_rc parse_env(struct dp_deploy_req *r, const json_t *b, struct dp_err *
     json_t *env;
     const char *k;
     json_t *v;
+    char *text;
     dp_rc rc = dp_json_get_flat_object(&env, b, "env_vars", DP_ENV_MAX, err);
 
     if (rc)
         return rc;
     r->env = json_object();
+    /* On the heap: civetweb's workers have small stacks (Debian's: 100 KiB). */
+    text = malloc(DP_ENV_VAL_MAX + 1);
+    if (!r->env || !text) {
+        free(text);
+        return dp_err_set(err, DP_ENOMEM, "out of memory");
+    }
     json_object_foreach(env, k, v)
     {
-        char text[DP_ENV_VAL_MAX + 1];
-
         if (!*k || strlen(k) > DP_ENV_KEY_MAX || (!isalpha((unsigned char)k[0]) && k[0] != '_') ||
             strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
                 strlen(k))
-            return dp_err_setc(
-                err, DP_EINVAL, "invalid_field",
-                "an env_vars name is not valid: use letters, digits, '_', '.' or '-'");
-        if (!dp_json_scalar_text(text, sizeof(text), v))
-            return dp_err_setc(err, DP_EINVAL, "invalid_field",
-                               "env_vars value of '%.64s' is too "
-                               "long",
-                               k);
-        json_object_set_new(r->env, k, json_string(text));
-        OPENSSL_cleanse(text, sizeof(text));
+            rc = dp_err_setc(err, DP_EINVAL, "invalid_field",
+                             "an env_vars name is not valid: use letters, digits, '_', '.' or '-'");
+        else if (!dp_json_scalar_text(text, DP_ENV_VAL_MAX + 1, v))
+            rc = dp_err_setc(err, DP_EINVAL, "invalid_field",
+                             "env_vars value of '%.64s' is too long", k);
+        else
+            json_object_set_new(r->env, k, json_string(text));
+        if (rc)
+            break;
     }
-    return DP_OK;
+    OPENSSL_cleanse(text, DP_ENV_VAL_MAX + 1);
+    free(text);
+    return rc;
 }
 
 static dp_rc parse_targets(struct dp_deploy_req *r, const json_t *b, struct dp_err *err)

@@ -129,6 +129,15 @@ expect_eq "$(jq -r .success <<<"$DONE")" true "static site with a generated Dock
 app_answers "$ip1" 8090 static-site || fail "static site answers"
 ok
 
+# Code to one agent's folder, as a plain `curl --data-binary` body (curl labels it
+# x-www-form-urlencoded; the controller tells an archive from JSON by its first byte).
+api POST "/api/v1/infra/deploy/upload?server_ip=$ip1&path=/app/raw-upload" --data-binary "@$T/site.zip"
+expect_status 200 "raw zip upload ($BODY)"
+expect_eq "$(jq ".files > 0 and .bytes > 0" <<<"$BODY")" true "the upload landed"
+api POST "/api/v1/infra/deploy/upload?server_ip=$ip1&path=/app/raw-upload" --data-binary "@$T/site.zip" \
+    -H "Content-Type: application/zip"
+expect_status 200 "raw zip upload, labelled"
+
 # Stop, restart, delete the app on all its servers.
 api POST "/api/v1/deployments/$V2_DEP/stop"
 expect_json .success true "stop"
