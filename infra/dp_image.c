@@ -250,17 +250,17 @@ static dp_rc build_query(char *q, size_t size, const struct build_req *b, const 
     char tag[DP_IMAGE_REF_MAX * 3 + 1], df[DP_PATH_MAX * 3 + 1];
     json_t *labels = json_pack("{s:s, s:s}", DP_LABEL_MANAGED, "1", DP_LABEL_NAMESPACE, ns);
     json_t *args = json_object();
+    char *text = malloc(DP_ENV_VAL_MAX + 1); /* not on the stack: civetweb's are 100 KiB */
     const char *k;
     json_t *v;
     dp_rc rc;
 
     json_object_foreach((json_t *)b->buildargs, k, v)
     {
-        char text[DP_ENV_VAL_MAX + 1];
-
-        if (dp_json_scalar_text(text, sizeof(text), v))
+        if (text && dp_json_scalar_text(text, DP_ENV_VAL_MAX + 1, v))
             json_object_set_new(args, k, json_string(text));
     }
+    free(text);
     rc = dp_url_escape(tag, sizeof(tag), b->tag);
     if (!rc)
         rc = dp_url_escape(df, sizeof(df), b->dockerfile);
