@@ -1,60 +1,12 @@
 #include "cloudinit.h"
+#include "cloudinit_check.h"
 #include "cloudinit_pem.h"
-
-#include "dp_cidr.h"
-#include "dp_limits.h"
 
 #include <stdbool.h>
 #include <string.h>
 
 static const char *const cert_labels[] = {"CERTIFICATE", NULL};
 static const char *const key_labels[] = {"PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY", NULL};
-
-/* The agent reads its key file as DP_KEY_MIN..DP_KEY_MAX printable ASCII without spaces
- * (dp_key_load_file); anything else would stop it from starting. */
-static dp_rc check_key(const char *key, struct dp_err *err)
-{
-    size_t n = key ? strlen(key) : 0;
-
-    if (n < DP_KEY_MIN || n > DP_KEY_MAX)
-        return dp_err_setc(err, DP_EINVAL, "invalid_agent_key",
-                           "agent_key: must be %d to %d characters", DP_KEY_MIN, DP_KEY_MAX);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)key[i];
-
-        if (c <= 0x20 || c >= 0x7f)
-            return dp_err_setc(err, DP_EINVAL, "invalid_agent_key",
-                               "agent_key: only printable ASCII without spaces is allowed");
-    }
-    return DP_OK;
-}
-
-/* Digits, dots and one slash, as inet_pton and dp_cidr_parse read them: nothing that could
- * end an agent.conf line or need quoting. */
-static dp_rc check_one_allow(const char *a, size_t i, struct dp_err *err)
-{
-    struct dp_cidr c;
-    size_t n = a ? strspn(a, "0123456789./") : 0;
-
-    if (!a || a[n] || n > 18 || dp_cidr_parse(&c, a, NULL))
-        return dp_err_setc(err, DP_EINVAL, "invalid_allow",
-                           "allow[%zu]: not an IPv4 address or CIDR (e.g. 203.0.113.7 or "
-                           "10.0.0.0/8)",
-                           i);
-    return DP_OK;
-}
-
-static dp_rc check_allow(const struct cloudinit_provision *in, struct dp_err *err)
-{
-    dp_rc rc = DP_OK;
-
-    if (in->nallow < 1 || in->nallow > CLOUDINIT_ALLOW_MAX || !in->allow)
-        return dp_err_setc(err, DP_EINVAL, "invalid_allow",
-                           "allow: 1 to %d controller addresses are needed", CLOUDINIT_ALLOW_MAX);
-    for (size_t i = 0; rc == DP_OK && i < in->nallow; i++)
-        rc = check_one_allow(in->allow[i], i, err);
-    return rc;
-}
 
 static bool label_ok(const char *s, size_t n)
 {
@@ -94,7 +46,7 @@ static dp_rc check_hostname(const char *h, struct dp_err *err)
 
 static dp_rc provision_check(const struct cloudinit_provision *in, struct dp_err *err)
 {
-    dp_rc rc = check_key(in->agent_key, err);
+    dp_rc rc = cloudinit_check_key(in->agent_key, "agent_key", err);
 
     if (rc == DP_OK)
         rc = cloudinit_pem_check(in->tls_cert_pem, "tls_cert", cert_labels, CLOUDINIT_CHAIN_MAX,
@@ -102,7 +54,7 @@ static dp_rc provision_check(const struct cloudinit_provision *in, struct dp_err
     if (rc == DP_OK)
         rc = cloudinit_pem_check(in->tls_key_pem, "tls_key", key_labels, 1, err);
     if (rc == DP_OK)
-        rc = check_allow(in, err);
+        rc = cloudinit_check_addrs(in->allow, in->nallow, 1, CLOUDINIT_ALLOW_MAX, "allow", err);
     if (rc == DP_OK && in->hostname)
         rc = check_hostname(in->hostname, err);
     if (rc == DP_OK && in->git_ca_pem)

@@ -43,9 +43,11 @@ struct agent {
     struct dp_docker docker;
     struct mg_context *mg;
     struct dp_authgate *gate;
-    pthread_rwlock_t key_lock; /* SIGHUP swaps the key while requests read it */
-    char key[DP_KEY_MAX + 1];  /* "" when no key is configured: every request is refused */
-    atomic_bool stopping;      /* SIGTERM: long operations end */
+    pthread_rwlock_t key_lock;     /* SIGHUP swaps the key while requests read it */
+    char key[DP_KEY_MAX + 1];      /* "" when no key is configured: every request is refused */
+    char bake_key[DP_KEY_MAX + 1]; /* "" outside a bake; under key_lock */
+    pthread_mutex_t bake_mu;       /* one finalize at a time */
+    atomic_bool stopping;          /* SIGTERM: long operations end */
     int64_t started_mono_s;
     char self_exe[1024]; /* this binary, re-run for the git clone helper */
     struct agent_metrics metrics;
@@ -59,8 +61,18 @@ extern const size_t agent_routes_count;
 /* The civetweb handler for every path: auth first, then routing. */
 int agent_dispatch(struct mg_connection *conn, void *app);
 
-/* Re-reads the key file; keeps the old key when the new one is unreadable. */
+/* Re-reads the key file; keeps the old key when the new one is unreadable. Also re-reads the
+ * bake key file (a missing one ends bake mode). */
 void agent_reload_key(struct agent *ag);
+
+/* Loads the bake key from --bake-key-file, if one is given; a missing file is no bake mode. */
+void agent_load_bake_key(struct agent *ag, struct dp_logctx *lc);
+
+/* True while the bake key is loaded and its file still exists. */
+bool agent_bake_live(struct agent *ag);
+
+/* Forgets the bake key (after finalize). */
+void agent_bake_forget(struct agent *ag);
 
 /* Counts an operation's outcome for /metrics. */
 void agent_count_op(struct agent *ag, enum agent_op op, int ok);
@@ -83,5 +95,6 @@ int agent_h_stop(struct dp_req *rq);
 int agent_h_restart(struct dp_req *rq);
 int agent_h_remove(struct dp_req *rq);
 int agent_h_logs(struct dp_req *rq);
+int agent_h_bake_finalize(struct dp_req *rq);
 
 #endif

@@ -23,6 +23,11 @@ static const struct dp_opt opts[] = {
     S("listen", listen, "ADDR:PORT to serve on (default 0.0.0.0:9999)"),
     S("key-file", key_file,
       "file holding the agent key as text (default /etc/node-agent/key); re-read on SIGHUP"),
+    S("bake-key-file", bake_key_file,
+      "while this file exists, its one-time bake key reaches GET /ping, GET /health and "
+      "POST /bake/finalize (and nothing else); finalize removes it"),
+    S("cloud-dir", cloud_dir,
+      "cloud-init's state folder that POST /bake/finalize clears (default /var/lib/cloud)"),
     S("data-root", data_root,
       "folder that uploads and clones land under (default /var/lib/node-agent)"),
     S("docker-socket", docker_socket, "Docker Engine API socket (default /var/run/docker.sock)"),
@@ -76,6 +81,7 @@ static void conf_defaults(struct agent_conf *c)
     snprintf(c->listen, sizeof(c->listen), "0.0.0.0:9999");
     snprintf(c->key_file, sizeof(c->key_file), "/etc/node-agent/key");
     snprintf(c->data_root, sizeof(c->data_root), "/var/lib/node-agent");
+    snprintf(c->cloud_dir, sizeof(c->cloud_dir), "/var/lib/cloud");
     snprintf(c->docker_socket, sizeof(c->docker_socket), "/var/run/docker.sock");
     c->threads = 32;
     c->git_timeout_s = DP_GIT_DEADLINE_S;
@@ -101,6 +107,10 @@ static dp_rc conf_check(const struct agent_conf *c, struct dp_err *err)
         return dp_err_set(err, DP_EINVAL, "--listen must be ADDR:PORT, got '%s'", c->listen);
     if (c->data_root[0] != '/')
         return dp_err_set(err, DP_EINVAL, "--data-root must be an absolute path");
+    if (c->cloud_dir[0] != '/')
+        return dp_err_set(err, DP_EINVAL, "--cloud-dir must be an absolute path");
+    if (c->bake_key_file[0] && c->bake_key_file[0] != '/')
+        return dp_err_set(err, DP_EINVAL, "--bake-key-file must be an absolute path");
     if (!!c->tls_cert[0] != !!c->tls_key[0])
         return dp_err_set(err, DP_EINVAL, "--tls-cert and --tls-key go together");
     if (c->namespace_[0] && !name_ok(c->namespace_, DP_NAMESPACE_MAX))

@@ -15,6 +15,8 @@
 struct agent_conf {
     char listen[128];
     char key_file[AGENT_STR_MAX];
+    char bake_key_file[AGENT_STR_MAX]; /* "" outside a bake */
+    char cloud_dir[AGENT_STR_MAX];
     char data_root[AGENT_STR_MAX];
     char docker_socket[AGENT_STR_MAX];
     char publish_ip[64];

@@ -5,6 +5,7 @@
 #include "dp_key.h"
 
 #include <string.h>
+#include <unistd.h>
 
 const struct dp_route agent_routes[] = {
     {"GET", "/ping", agent_h_ping, "ping"},
@@ -24,6 +25,7 @@ const struct dp_route agent_routes[] = {
     {"POST", "/containers/{name}/restart", agent_h_restart, "containers_restart"},
     {"DELETE", "/containers/{name}", agent_h_remove, "containers_remove"},
     {"GET", "/containers/{name}/logs", agent_h_logs, "containers_logs"},
+    {"POST", "/bake/finalize", agent_h_bake_finalize, "bake_finalize"},
 };
 const size_t agent_routes_count = sizeof(agent_routes) / sizeof(agent_routes[0]);
 
@@ -37,6 +39,7 @@ void agent_reload_key(struct agent *ag)
     struct dp_logctx lc;
 
     dp_logctx_init(&lc, "agent");
+    agent_load_bake_key(ag, &lc);
     if (dp_key_load_file(key, ag->conf.key_file, &err)) {
         dp_log(DP_LOG_WARN, &lc, "key not reloaded: %s", err.msg);
         return;
@@ -69,28 +72,31 @@ static const char *presented_key(struct mg_connection *conn)
     return NULL;
 }
 
-enum key_verdict { KEY_OK, KEY_WRONG, KEY_NONE_CONFIGURED };
+/* Which keys the presented one is: the agent key, the bake key (while its file exists), both
+ * (an administrator's choice), or neither. */
+struct key_verdict {
+    bool normal, bake, none_configured;
+};
 
-static enum key_verdict key_check(struct agent *ag, const char *presented)
+static struct key_verdict key_check(struct agent *ag, const char *presented)
 {
-    enum key_verdict v;
+    struct key_verdict v = {0};
+    size_t n = presented ? strlen(presented) : 0;
 
     pthread_rwlock_rdlock(&ag->key_lock);
-    if (!ag->key[0])
-        v = KEY_NONE_CONFIGURED;
-    else if (presented && dp_key_equal(presented, strlen(presented), ag->key))
-        v = KEY_OK;
-    else
-        v = KEY_WRONG;
+    v.none_configured = !ag->key[0] && !ag->bake_key[0];
+    v.normal = presented && ag->key[0] && dp_key_equal(presented, n, ag->key);
+    v.bake = presented && ag->bake_key[0] && dp_key_equal(presented, n, ag->bake_key);
     pthread_rwlock_unlock(&ag->key_lock);
+    if (v.bake && access(ag->conf.bake_key_file, F_OK) != 0)
+        v.bake = false; /* the file went away: bake mode is over */
     return v;
 }
 
-/* Answers and returns non-zero when the request may not go on. */
-static int gatekeep(struct agent *ag, struct dp_req *rq)
+/* Answers and returns non-zero when the request may not go on; *v says which key it holds. */
+static int gatekeep(struct agent *ag, struct dp_req *rq, struct key_verdict *v)
 {
     const char *addr = rq->ri->remote_addr;
-    enum key_verdict v;
     int wait;
 
     if (ag->conf.nallow && !dp_cidr_contains_any(ag->conf.allow, ag->conf.nallow, addr))
@@ -100,17 +106,35 @@ static int gatekeep(struct agent *ag, struct dp_req *rq)
         atomic_fetch_add(&ag->metrics.auth_blocked, 1);
         return dp_httpd_send_too_many(rq, wait);
     }
-    v = key_check(ag, presented_key(rq->conn));
-    if (v == KEY_OK)
+    *v = key_check(ag, presented_key(rq->conn));
+    if (v->normal || v->bake)
         return 0;
     atomic_fetch_add(&ag->metrics.auth_failures, 1);
     wait = dp_authgate_fail(ag->gate, addr, dp_mono_s());
     dp_log(DP_LOG_WARN, &rq->log, "auth failed addr=%s path=%.128s", addr, rq->ri->local_uri_raw);
     if (wait > 0)
         return dp_httpd_send_too_many(rq, wait);
-    if (v == KEY_NONE_CONFIGURED)
+    if (v->none_configured)
         return dp_httpd_send_error(rq, 401, "unauthorized", "this agent has no key configured yet");
     return dp_httpd_send_error(rq, 401, "unauthorized", "missing or wrong agent key");
+}
+
+/* The key is known but this route is not for it: 403 (authenticated, not authorized), which
+ * the auth gate does not count as a failure. The bake key reaches /ping, /health and
+ * /bake/finalize; /bake/finalize takes nothing else. */
+static int scope_check(struct dp_req *rq, const struct dp_route *r, const struct key_verdict *v)
+{
+    bool finalize = r && r->fn == agent_h_bake_finalize;
+    bool bake_ok = finalize || (r && (r->fn == agent_h_ping || r->fn == agent_h_health));
+
+    if (finalize && !v->bake)
+        return dp_httpd_send_error(rq, 403, "forbidden",
+                                   "POST /bake/finalize takes the bake key only");
+    if (!v->normal && !bake_ok)
+        return dp_httpd_send_error(rq, 403, "forbidden",
+                                   "the bake key reaches only GET /ping, GET /health and POST "
+                                   "/bake/finalize");
+    return 0;
 }
 
 static void count_request(struct agent *ag, const struct dp_route *r, int status)
@@ -128,18 +152,21 @@ static void count_request(struct agent *ag, const struct dp_route *r, int status
 int agent_dispatch(struct mg_connection *conn, void *app)
 {
     struct agent *ag = app;
+    struct key_verdict v = {0};
     struct dp_req rq;
     const struct dp_route *r;
     int status;
 
     dp_req_init(&rq, conn, "agent", ag);
-    if (gatekeep(ag, &rq)) {
+    if (gatekeep(ag, &rq, &v)) {
         count_request(ag, NULL, rq.status);
         return rq.status;
     }
     r = dp_router_match(agent_routes, agent_routes_count, rq.ri->request_method,
                         rq.ri->local_uri_raw, &rq, &status);
-    if (!r) {
+    if (scope_check(&rq, r, &v)) {
+        r = NULL; /* counted with the refusals before routing */
+    } else if (!r) {
         dp_httpd_send_error(&rq, status, status == 404 ? "not_found" : "method_not_allowed",
                             "%s %.200s is not a route of this agent", rq.ri->request_method,
                             rq.ri->local_uri_raw);

@@ -65,15 +65,15 @@ static int agent_prepare(struct agent *ag, struct dp_logctx *lc)
         return -1;
     }
     pthread_rwlock_init(&ag->key_lock, NULL);
+    pthread_mutex_init(&ag->bake_mu, NULL);
     if (dp_health_cache_start(&ag->health, &ag->docker, ag->conf.namespace_, &err)) {
         dp_log(DP_LOG_ERROR, lc, "%s", err.msg);
         return -1;
     }
+    agent_load_bake_key(ag, lc);
     if (dp_key_load_file(ag->key, ag->conf.key_file, &err))
-        dp_log(DP_LOG_WARN, lc,
-               "%s; every request is refused until a key is in place (SIGHUP "
-               "re-reads it)",
-               err.msg);
+        dp_log(DP_LOG_WARN, lc, "%s; %s until a key is in place (SIGHUP re-reads it)", err.msg,
+               ag->bake_key[0] ? "only the bake key's routes answer" : "every request is refused");
     ag->started_mono_s = dp_mono_s();
     return 0;
 }
@@ -123,7 +123,9 @@ static void agent_free(struct agent *ag)
     dp_authgate_free(ag->gate);
     dp_health_cache_stop(&ag->health);
     pthread_rwlock_destroy(&ag->key_lock);
+    pthread_mutex_destroy(&ag->bake_mu);
     memset(ag->key, 0, sizeof(ag->key));
+    memset(ag->bake_key, 0, sizeof(ag->bake_key));
 }
 
 int main(int argc, char **argv)

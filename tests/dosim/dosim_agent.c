@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ARGV_MAX   (16 + 2 * DOSIM_ALLOW_MAX)
+#define ARGV_MAX   (32 + 2 * DOSIM_ALLOW_MAX)
 #define ARGS_BYTES 16384
 #define CONF_MAX   (64L * 1024)
 
@@ -52,6 +52,8 @@ void dosim_agent_probe(struct dosim_agent_probe *p, int root_fd, const char *age
         p->binary =
             rel_stat(root_fd, DOSIM_AGENT_BIN, &st) && S_ISREG(st.st_mode) && (st.st_mode & 0111);
     p->key = rel_stat(root_fd, DOSIM_AGENT_KEY, &st) && S_ISREG(st.st_mode) && st.st_size > 0;
+    p->bake_key =
+        rel_stat(root_fd, DOSIM_AGENT_BAKEKEY, &st) && S_ISREG(st.st_mode) && st.st_size > 0;
 }
 
 dp_rc dosim_agent_enable(int root_fd, bool on, struct dp_err *err)
@@ -148,6 +150,18 @@ static bool conf_args(struct args *a, const char *root, int root_fd)
     return ok;
 }
 
+/* --bake-key-file while the root holds one (a bake), and --cloud-dir always: what the unit's
+ * agent.conf and defaults would give, mapped into the root. */
+static bool bake_args(struct args *a, const struct dosim_agent_spec *s, int root_fd)
+{
+    struct stat st;
+
+    if (rel_stat(root_fd, DOSIM_AGENT_BAKEKEY, &st) &&
+        !(arg_add(a, "--bake-key-file") && arg_add(a, "%s/%s", s->root, DOSIM_AGENT_BAKEKEY)))
+        return false;
+    return arg_add(a, "--cloud-dir") && arg_add(a, "%s/%s", s->root, DOSIM_CLOUD_DIR);
+}
+
 static bool build_args(struct args *a, const struct dosim_agent_spec *s, int root_fd)
 {
     char listen[64];
@@ -159,7 +173,8 @@ static bool build_args(struct args *a, const struct dosim_agent_spec *s, int roo
            arg_add(a, "--data-root") && arg_add(a, "%s/%s", s->root, DOSIM_AGENT_DATA) &&
            arg_add(a, "--namespace") && arg_add(a, "%s", s->ns) && arg_add(a, "--publish-ip") &&
            arg_add(a, "%s", s->ip) && arg_add(a, "--docker-socket") &&
-           arg_add(a, "%s", s->docker_socket) && conf_args(a, s->root, root_fd);
+           arg_add(a, "%s", s->docker_socket) && bake_args(a, s, root_fd) &&
+           conf_args(a, s->root, root_fd);
 }
 
 /* In the child, between fork and exec: async-signal-safe calls only. */

@@ -16,15 +16,19 @@
 #define DOSIM_UNIT_LINK     DOSIM_UNIT_WANTS "/node-agent.service"
 #define DOSIM_AGENT_BIN     "usr/bin/node-agent"
 #define DOSIM_AGENT_KEY     "etc/node-agent/key"
+#define DOSIM_AGENT_BAKEKEY "etc/node-agent/bake-key"
 #define DOSIM_AGENT_CONF    "etc/node-agent/agent.conf"
 #define DOSIM_AGENT_DATA    "var/lib/node-agent"
+#define DOSIM_CLOUD_DIR     "var/lib/cloud"
 
 /* What a root holds of the agent. */
 struct dosim_agent_probe {
-    bool unit;    /* the unit file is there */
-    bool enabled; /* multi-user.target wants it */
-    bool binary;  /* the binary that would run exists and is executable */
-    bool key;     /* the key file is there and not empty (the unit's condition) */
+    bool unit;     /* the unit file is there */
+    bool enabled;  /* multi-user.target wants it */
+    bool binary;   /* the binary that would run exists and is executable */
+    bool key;      /* the key file is there and not empty */
+    bool bake_key; /* the bake key file is there and not empty (either one is the unit's
+                      condition) */
 };
 
 /* Looks at root_fd; agent_override is --agent (NULL or "" for the root's own binary). */
@@ -42,9 +46,10 @@ struct dosim_agent_spec {
     const char *docker_socket; /* passed on */
 };
 
-/* Starts the agent: --listen ip:9999, key, data root and TLS files mapped into the root,
- * --allow lines from the root's agent.conf, its own process group, SIGTERM when the calling
- * thread exits (call it from a thread that lives as long as the agent should). */
+/* Starts the agent: --listen ip:9999, key, data root, cloud dir and TLS files mapped into the
+ * root, --bake-key-file when the root holds a bake key, --allow lines from the root's agent.conf,
+ * its own process group, SIGTERM when the calling thread exits (call it from a thread that lives as
+ * long as the agent should). */
 dp_rc dosim_agent_spawn(pid_t *out, const struct dosim_agent_spec *s, struct dp_err *err);
 
 /* Removes every container (and named volume) of namespace ns through the Docker API; *removed

@@ -26,7 +26,8 @@ int dosim_cmd_tar(struct dosim_ci *ci, const struct dosim_sh_cmd *c);
 bool dosim_cmd_systemctl_ok(const struct dosim_sh_cmd *c);
 int dosim_cmd_systemctl(struct dosim_ci *ci, const struct dosim_sh_cmd *c);
 
-/* set -e / set -eu / set -o errexit ...; mkdir [-p]; rm [-f] [-r]; echo; true; false; ':'. */
+/* set -e / set -eu / set -o errexit ...; mkdir [-p]; rm [-f] [-r]; mv [-f] SRC DST; echo; true;
+ * false; ':'. */
 bool dosim_cmd_simple_ok(const struct dosim_sh_cmd *c);
 int dosim_cmd_simple(struct dosim_ci *ci, const struct dosim_sh_cmd *c);
 

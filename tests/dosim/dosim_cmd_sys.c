@@ -7,8 +7,10 @@
 #include "dp_stage.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct ctl_args {
@@ -135,11 +137,34 @@ static bool paths_only(const struct dosim_sh_cmd *c, const char *flags)
     return paths > 0;
 }
 
+/* mv [-f] SRC DST: exactly two paths. */
+static bool mv_parse(const struct dosim_sh_cmd *c, const char **src, const char **dst)
+{
+    int paths = 0;
+
+    *src = *dst = NULL;
+    for (int i = 1; i < c->argc; i++) {
+        const char *w = c->argv[i];
+
+        if (w[0] == '-' && strcmp(w, "-f") != 0)
+            return false;
+        if (w[0] == '-')
+            continue;
+        if (paths++ == 0)
+            *src = w;
+        else
+            *dst = w;
+    }
+    return paths == 2;
+}
+
 bool dosim_cmd_simple_ok(const struct dosim_sh_cmd *c)
 {
-    const char *n = c->argv[0];
+    const char *n = c->argv[0], *src, *dst;
     int e;
 
+    if (strcmp(n, "mv") == 0)
+        return mv_parse(c, &src, &dst);
     if (!strcmp(n, "true") || !strcmp(n, ":") || !strcmp(n, "false") || !strcmp(n, "echo"))
         return true;
     if (strcmp(n, "set") == 0)
@@ -211,6 +236,44 @@ static int run_rm(struct dosim_ci *ci, const struct dosim_sh_cmd *c)
     return status;
 }
 
+/* Opens the parent of a guest path below the root (never through a symlink); -1 when it is
+ * missing or the path is the root. */
+static int guest_parent(struct dosim_ci *ci, const char *path, char *rel, size_t size,
+                        const char **leaf)
+{
+    if (dosim_tree_rel(rel, size, path, NULL) || !rel[0])
+        return -1;
+    return dp_stage_open_parent(ci->root_fd, rel, false, leaf, NULL);
+}
+
+/* mv SRC DST within the root: one rename; into DST when DST is a folder. */
+static int run_mv(struct dosim_ci *ci, const struct dosim_sh_cmd *c)
+{
+    char srel[DOSIM_PATH_MAX], drel[DOSIM_PATH_MAX];
+    const char *src, *dst, *sleaf = NULL, *dleaf = NULL;
+    int sdir, ddir, into = -1, rc = -1;
+    struct stat st;
+
+    mv_parse(c, &src, &dst);
+    sdir = guest_parent(ci, src, srel, sizeof(srel), &sleaf);
+    ddir = guest_parent(ci, dst, drel, sizeof(drel), &dleaf);
+    if (sdir >= 0 && ddir >= 0 && fstatat(ddir, dleaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR(st.st_mode))
+        into = openat(ddir, dleaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sdir >= 0 && ddir >= 0)
+        rc = renameat(sdir, sleaf, into >= 0 ? into : ddir, into >= 0 ? sleaf : dleaf);
+    if (rc != 0)
+        dosim_ci_log(ci, "mv: cannot move '%s' to '%s': %s", src, dst,
+                     sdir < 0 || ddir < 0 ? "No such file or directory" : strerror(errno));
+    if (into >= 0)
+        close(into);
+    if (sdir >= 0)
+        close(sdir);
+    if (ddir >= 0)
+        close(ddir);
+    return rc ? 1 : 0;
+}
+
 static int run_echo(struct dosim_ci *ci, const struct dosim_sh_cmd *c)
 {
     char line[DOSIM_LINE_MAX];
@@ -242,6 +305,8 @@ int dosim_cmd_simple(struct dosim_ci *ci, const struct dosim_sh_cmd *c)
         return run_mkdir(ci, c);
     if (strcmp(n, "rm") == 0)
         return run_rm(ci, c);
+    if (strcmp(n, "mv") == 0)
+        return run_mv(ci, c);
     return 0; /* true, : */
 }
 

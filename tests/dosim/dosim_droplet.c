@@ -9,6 +9,7 @@
 #include "dosim_userdata.h"
 
 #include "dp_clock.h"
+#include "dp_stage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -158,9 +159,9 @@ static int unit_start(struct dosim *sim, struct dosim_droplet *d, int root_fd, F
         fprintf(log, "Failed to start node-agent.service: Unit node-agent.service not found.\n");
         return 5;
     }
-    if (!p.key) {
-        fprintf(log, "node-agent.service: condition ConditionFileNotEmpty=/" DOSIM_AGENT_KEY
-                     " failed; not started\n");
+    if (!p.key && !p.bake_key) {
+        fprintf(log, "node-agent.service: conditions ConditionFileNotEmpty=|/" DOSIM_AGENT_KEY
+                     " and ConditionFileNotEmpty=|/" DOSIM_AGENT_BAKEKEY " failed; not started\n");
         return 0;
     }
     if (!p.binary) {
@@ -265,6 +266,60 @@ static void make_root(struct dosim_droplet *d, const struct dosim_image *im, FIL
         fprintf(log, "dosim: cannot make the root: %s\n", strerror(errno));
 }
 
+/* After the user-data: when no agent runs, one line saying why, so a bake that waits for an
+ * agent in vain can be told from the droplet's log. */
+static void explain_no_agent(struct dosim *sim, struct dosim_droplet *d, int root_fd, FILE *log)
+{
+    struct dosim_agent_probe p;
+    const char *why = NULL;
+
+    if (d->agent_pid > 0)
+        return;
+    dosim_agent_probe(&p, root_fd, sim->conf.agent);
+    if (!p.unit)
+        why = "no node-agent enabled: the user-data did not install node-agent.service";
+    else if (!p.enabled)
+        why = "no node-agent enabled: node-agent.service is installed but not enabled";
+    else if (!p.key && !p.bake_key)
+        why = "node-agent not started: neither /" DOSIM_AGENT_KEY " nor /" DOSIM_AGENT_BAKEKEY
+              " was written";
+    else if (!p.binary)
+        why = "node-agent not started: the agent binary is missing";
+    else
+        why = "node-agent enabled but not running (not started by the user-data, or it exited)";
+    fprintf(log, "dosim: %s; no agent answers on %s:%d\n", why, d->ip.addr, DOSIM_AGENT_PORT);
+}
+
+/* What cloud-init keeps for an instance below /var/lib/cloud, as a guest would find it: the
+ * instance folder with its user-data (0600), the "instance" link, data/instance-id and sem/.
+ * A bake's finalize removes these; a snapshot otherwise carries them. */
+static void write_instance_state(struct dosim_droplet *d, int root_fd, FILE *log)
+{
+    char rel[DOSIM_PATH_MAX], id[32];
+    const char *leaf;
+    struct dp_err err = {0};
+    const char *ud = d->user_data ? d->user_data : "";
+    int dir;
+
+    snprintf(id, sizeof(id), "%lld", d->id);
+    snprintf(rel, sizeof(rel), DOSIM_CLOUD_DIR "/instances/%s/user-data.txt", id);
+    if (dosim_tree_write(root_fd, rel, ud, strlen(ud), 0600, false, &err) ||
+        dosim_tree_write(root_fd, DOSIM_CLOUD_DIR "/data/instance-id", id, strlen(id), 0644, false,
+                         &err) ||
+        dosim_tree_mkdirs(root_fd, DOSIM_CLOUD_DIR "/sem", &err)) {
+        fprintf(log, "dosim: cloud-init state not written: %s\n", err.msg);
+        return;
+    }
+    snprintf(rel, sizeof(rel), "/" DOSIM_CLOUD_DIR "/instances/%s", id);
+    dir = dp_stage_open_parent(root_fd, DOSIM_CLOUD_DIR "/instance", false, &leaf, NULL);
+    if (dir >= 0) {
+        (void)unlinkat(dir, leaf, 0);
+        if (symlinkat(rel, dir, leaf) != 0)
+            fprintf(log, "dosim: cloud-init instance link not made: %s\n", strerror(errno));
+        close(dir);
+    }
+}
+
 static void run_user_data(struct dosim *sim, struct dosim_droplet *d, FILE *log)
 {
     char root[DOSIM_FILE_MAX];
@@ -278,7 +333,9 @@ static void run_user_data(struct dosim *sim, struct dosim_droplet *d, FILE *log)
         return;
     }
     log_line(log, "cloud-init: running user-data (first boot of this instance)");
+    write_instance_state(d, ci.root_fd, log);
     dosim_userdata_run(&ci, d->user_data);
+    explain_no_agent(sim, d, ci.root_fd, log);
     close(ci.root_fd);
     fprintf(log, "dosim: cloud-init finished: %d runcmd entries, %d skipped, %d failed\n",
             ci.entries, ci.skipped, ci.failed);

@@ -1,7 +1,7 @@
 /* runcmd, the way dosim carries it out: each entry (a string for sh, or an argv list) is
  * understood whole or skipped and logged. Understood: curl downloads to loopback, sha256sum
  * checks, tar extraction into the root, systemctl for node-agent, set -e, sh -c, mkdir, rm,
- * echo, true. Everything acts on the droplet's root folder, never on the host. */
+ * mv, echo, true. Everything acts on the droplet's root folder, never on the host. */
 #ifndef DOSIM_RUNCMD_H
 #define DOSIM_RUNCMD_H
 

@@ -5,6 +5,7 @@
 #include "dosim_yaml.h"
 
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -158,6 +159,27 @@ static void runcmd(struct dosim_ci *ci, const json_t *cmds)
     }
 }
 
+/* packages: named in the log (apt cannot run here), never an error. */
+static void log_packages(struct dosim_ci *ci, const json_t *pkgs)
+{
+    char names[1024];
+    size_t i, n = 0;
+    const json_t *p;
+
+    names[0] = '\0';
+    json_array_foreach(pkgs, i, p)
+    {
+        const char *name =
+            json_is_string(p) ? json_string_value(p) : json_string_value(json_array_get(p, 0));
+
+        if (n < sizeof(names) - 1)
+            n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%.64s", i ? " " : "",
+                                  name ? name : "?");
+    }
+    dosim_ci_log(ci, "dosim: packages not installed (not simulated; apt cannot run here): %s%s",
+                 names, n >= sizeof(names) - 1 ? "..." : "");
+}
+
 static void cloud_config(struct dosim_ci *ci, const char *text)
 {
     json_t *doc = NULL;
@@ -174,7 +196,9 @@ static void cloud_config(struct dosim_ci *ci, const char *text)
     }
     json_object_foreach(doc, key, v)
     {
-        if (strcmp(key, "write_files") != 0 && strcmp(key, "runcmd") != 0)
+        if (strcmp(key, "packages") == 0 && json_is_array(v))
+            log_packages(ci, v);
+        else if (strcmp(key, "write_files") != 0 && strcmp(key, "runcmd") != 0)
             dosim_ci_log(ci, "dosim: cloud-config '%.64s' is not simulated; skipped", key);
     }
     if (json_object_get(doc, "write_files"))

@@ -50,7 +50,9 @@ for line in 'ExecStart=/usr/bin/node-agent --config /etc/node-agent/agent.conf' 
     'ExecReload=/bin/kill -HUP $MAINPID' 'Restart=always' 'NoNewPrivileges=yes' \
     'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTmp=yes' 'ReadWritePaths=/var/lib/node-agent' \
     'ProtectKernelTunables=yes' 'ProtectControlGroups=yes' 'RestrictSUIDSGID=yes' \
-    'LockPersonality=yes' 'ConditionFileNotEmpty=/etc/node-agent/key' 'WantedBy=multi-user.target'; do
+    'LockPersonality=yes' 'ConditionFileNotEmpty=|/etc/node-agent/key' \
+    'ConditionFileNotEmpty=|/etc/node-agent/bake-key' 'ReadWritePaths=-/etc/node-agent -/var/lib/cloud' \
+    'WantedBy=multi-user.target'; do
     grep -qxF "$line" "$UNIT" || fail "unit lacks '$line'"
     ok
 done

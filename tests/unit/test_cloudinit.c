@@ -1,10 +1,13 @@
 /* The user-data renderer: the exact provision-time document, YAML quoting, every refusal (with
- * no secret in any message), the 64 KiB limit, and the template machinery underneath. Real
+ * no secret in any message), the 64 KiB limit, and the template machinery underneath; the
+ * bake-time document's values in place, its refusals and its largest rendering. Real
  * cloud-init and PyYAML read the renderings in tests/it/cloudinit_schema.sh. */
 #include "cloudinit.h"
 #include "cloudinit_pem.h"
+#include "dp_limits.h"
 #include "th.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -376,6 +379,8 @@ static void embedded_templates(void)
     struct dp_err err = {0};
 
     TH_CHECK(t && strncmp(t, "#cloud-config\n", 14) == 0);
+    t = cloudinit_template_find("bake");
+    TH_CHECK(t && strncmp(t, "#cloud-config\n", 14) == 0);
     TH_CHECK(cloudinit_template_find("nope") == NULL);
     TH_EQ_INT(cloudinit_render(&b, "nope", NULL, 0, &err), DP_EINTERNAL);
     TH_CHECK(b.data == NULL);
@@ -391,6 +396,232 @@ static void pem_chain_limit(void)
     TH_CHECK(strstr(err.msg, "c: line 7:") == err.msg);
 }
 
+/* --- Bake-time user-data. */
+
+#define SHA  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define BKEY "SECRET-bake-0123456789"
+#define PURL "http://203.0.113.5:8080/agent/node-agent-0.1.0-linux-amd64.tar.gz"
+
+static const char *const one_ssh[] = {"198.51.100.7"};
+static const char *const two_pkgs[] = {"htop", "null"};
+
+static struct cloudinit_bake good_bake(void)
+{
+    struct cloudinit_bake in = {PURL, SHA, BKEY, two_allow, 2, one_ssh, 1, two_pkgs, 2};
+
+    return in;
+}
+
+static bool has(const struct dp_buf *doc, const char *frag)
+{
+    bool found = doc->data && strstr(doc->data, frag) != NULL;
+
+    if (!found)
+        fprintf(stderr, "  missing from the bake document: %s\n", frag);
+    return found;
+}
+
+static void bake_renders_values_in_place(void)
+{
+    struct cloudinit_bake in = good_bake();
+    struct dp_buf doc;
+
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, NULL), DP_OK);
+    TH_CHECK(doc.data && strncmp(doc.data, "#cloud-config\n", 14) == 0);
+    TH_CHECK(doc.data && !strstr(doc.data, "{{") && !strstr(doc.data, "}}"));
+    TH_CHECK(has(&doc, "packages:\n  - docker.io\n  - nftables\n"));
+    TH_CHECK(has(&doc, "  - libgit2-1.5\n  - \"htop\"\n  - \"null\"\nwrite_files:\n"));
+    TH_CHECK(has(&doc, "  - path: /etc/node-agent/bake-key\n    owner: root:root\n"
+                       "    permissions: '0600'\n    content: \"" BKEY "\"\n"));
+    TH_CHECK(has(&doc, "      bake-key-file = /etc/node-agent/bake-key\n"
+                       "      data-root = /var/lib/node-agent\n"
+                       "      docker-socket = /var/run/docker.sock\n"
+                       "      allow = 10.0.0.0/8\n      allow = 203.0.113.7\n  - path: "));
+    TH_CHECK(has(&doc, "          iif \"lo\" accept\n"
+                       "          tcp dport 9999 ip saddr { 10.0.0.0/8, 203.0.113.7 } accept\n"
+                       "          tcp dport 9999 drop\n"
+                       "          tcp dport 22 ip saddr { 198.51.100.7 } accept\n"
+                       "          tcp dport 22 drop\n        }\n"));
+    TH_CHECK(has(&doc, "          ip daddr 169.254.169.254 drop\n"));
+    TH_CHECK(
+        has(&doc, "  - [curl, -fsSL, --retry, '5', -o, /tmp/node-agent.tar.gz, \"" PURL "\"]\n"));
+    TH_CHECK(has(&doc, "  - 'echo \"" SHA "  /tmp/node-agent.tar.gz\" | sha256sum -c -'\n"));
+    TH_CHECK(has(&doc, "  - [mv, -f, /etc/node-agent/agent.conf.bake, /etc/node-agent/agent.conf]\n"
+                       "  - [systemctl, daemon-reload]\n  - [systemctl, enable, node-agent]\n"
+                       "  - [systemctl, restart, node-agent]\n"));
+    TH_CHECK(doc.data && doc.data[doc.len - 1] == '\n');
+    cloudinit_wipe(&doc);
+}
+
+static void bake_without_ssh_or_packages(void)
+{
+    struct cloudinit_bake in = good_bake();
+    struct dp_buf doc;
+
+    in.ssh_allow = NULL;
+    in.nssh = 0;
+    in.packages = NULL;
+    in.npackages = 0;
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, NULL), DP_OK);
+    TH_CHECK(has(&doc, "          tcp dport 9999 drop\n          tcp dport 22 drop\n        }\n"));
+    TH_CHECK(doc.data && !strstr(doc.data, "dport 22 ip saddr"));
+    TH_CHECK(has(&doc, "  - libgit2-1.5\nwrite_files:\n"));
+    cloudinit_wipe(&doc);
+}
+
+static void bake_at_every_maximum_fits(void)
+{
+    static char pkgs[CLOUDINIT_PACKAGES_MAX][CLOUDINIT_PACKAGE_MAX + 1];
+    static char url[CLOUDINIT_URL_MAX + 2];
+    const char *pp[CLOUDINIT_PACKAGES_MAX], *addrs[CLOUDINIT_ALLOW_MAX];
+    char key[DP_KEY_MAX + 1];
+    struct cloudinit_bake in = good_bake();
+    struct dp_buf doc;
+
+    for (size_t i = 0; i < CLOUDINIT_PACKAGES_MAX; i++) {
+        memset(pkgs[i], 'a', CLOUDINIT_PACKAGE_MAX);
+        pp[i] = pkgs[i];
+    }
+    for (size_t i = 0; i < CLOUDINIT_ALLOW_MAX; i++)
+        addrs[i] = "255.255.255.255/32";
+    memset(key, '~', DP_KEY_MAX);
+    key[DP_KEY_MAX] = '\0';
+    memset(url, 'u', CLOUDINIT_URL_MAX);
+    memcpy(url, "https://", 8);
+    in = (struct cloudinit_bake){url,
+                                 SHA,
+                                 key,
+                                 addrs,
+                                 CLOUDINIT_ALLOW_MAX,
+                                 addrs,
+                                 CLOUDINIT_ALLOW_MAX,
+                                 pp,
+                                 CLOUDINIT_PACKAGES_MAX};
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, NULL), DP_OK);
+    TH_CHECK(doc.len > 0 && doc.len < CLOUDINIT_USER_DATA_MAX);
+    cloudinit_wipe(&doc);
+    url[CLOUDINIT_URL_MAX] = 'u'; /* one byte more */
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, NULL), DP_EINVAL);
+}
+
+enum bfield { B_URL, B_SHA, B_KEY, B_PKG };
+
+struct bake_refusal {
+    enum bfield field;
+    const char *value;
+    const char *code, *prefix;
+};
+
+static const struct bake_refusal bake_refusals[] = {
+    {B_URL, NULL, "invalid_agent_url", "agent_url:"},
+    {B_URL, "", "invalid_agent_url", "agent_url:"},
+    {B_URL, "ftp://203.0.113.5/p.tgz", "invalid_agent_url", "agent_url:"},
+    {B_URL, "http://", "invalid_agent_url", "agent_url:"},
+    {B_URL, "http:///p.tgz", "invalid_agent_url", "agent_url:"},
+    {B_URL, "HTTP://h/p.tgz", "invalid_agent_url", "agent_url:"},
+    {B_URL, "http://h/a b", "invalid_agent_url", "agent_url:"},
+    {B_URL, "http://h/a\"b", "invalid_agent_url", "agent_url:"},
+    {B_URL, "http://h/a'b", "invalid_agent_url", "agent_url:"},
+    {B_URL, "http://h/$(id)", "invalid_agent_url", "agent_url:"},
+    {B_URL, "http://h/`id`", "invalid_agent_url", "agent_url:"},
+    {B_URL, "http://h/a\\b", "invalid_agent_url", "agent_url:"},
+    {B_URL, "http://h/a\nb", "invalid_agent_url", "agent_url:"},
+    {B_URL, "http://h/\xc3\xa9", "invalid_agent_url", "agent_url:"},
+    {B_SHA, NULL, "invalid_agent_sha256", "agent_sha256:"},
+    {B_SHA, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
+     "invalid_agent_sha256", "agent_sha256:"},
+    {B_SHA, SHA "0", "invalid_agent_sha256", "agent_sha256:"},
+    {B_SHA, "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+     "invalid_agent_sha256", "agent_sha256:"},
+    {B_SHA, "g123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+     "invalid_agent_sha256", "agent_sha256:"},
+    {B_KEY, NULL, "invalid_bake_key", "bake_key:"},
+    {B_KEY, "SECRET-short123", "invalid_bake_key", "bake_key:"},
+    {B_KEY, "SECRET-bake key-0123", "invalid_bake_key", "bake_key:"},
+    {B_KEY, "SECRET-bake-key\n0123", "invalid_bake_key", "bake_key:"},
+    {B_PKG, "", "invalid_packages", "packages[1]:"},
+    {B_PKG, "Docker", "invalid_packages", "packages[1]:"},
+    {B_PKG, "-rf", "invalid_packages", "packages[1]:"},
+    {B_PKG, "+x", "invalid_packages", "packages[1]:"},
+    {B_PKG, "a b", "invalid_packages", "packages[1]:"},
+    {B_PKG, "a;b", "invalid_packages", "packages[1]:"},
+    {B_PKG, "a\"b", "invalid_packages", "packages[1]:"},
+    {B_PKG, "a/b", "invalid_packages", "packages[1]:"},
+    {B_PKG, "a_b", "invalid_packages", "packages[1]:"},
+    {B_PKG, "a=1.0", "invalid_packages", "packages[1]:"},
+    {B_PKG, "a\nb", "invalid_packages", "packages[1]:"},
+};
+
+static void check_bake_refusal(const struct bake_refusal *r, size_t i)
+{
+    struct cloudinit_bake in = good_bake();
+    const char *pkgs[] = {"htop", r->value};
+    struct dp_err err = {0};
+    struct dp_buf doc;
+
+    if (r->field == B_URL)
+        in.agent_url = r->value;
+    else if (r->field == B_SHA)
+        in.agent_sha256 = r->value;
+    else if (r->field == B_KEY)
+        in.bake_key = r->value;
+    else
+        in.packages = pkgs;
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, &err), DP_EINVAL);
+    TH_EQ_STR(err.code, r->code);
+    TH_CHECK(strncmp(err.msg, r->prefix, strlen(r->prefix)) == 0);
+    TH_CHECK(!strstr(err.msg, "SECRET"));
+    TH_CHECK(doc.data == NULL && doc.len == 0);
+    if (err.rc != DP_EINVAL || strncmp(err.msg, r->prefix, strlen(r->prefix)) != 0)
+        fprintf(stderr, "  bake refusal %zu: %s: %s\n", i, err.code, err.msg);
+}
+
+static void bake_refusals_name_their_field(void)
+{
+    for (size_t i = 0; i < sizeof(bake_refusals) / sizeof(bake_refusals[0]); i++)
+        check_bake_refusal(&bake_refusals[i], i);
+}
+
+static void bake_address_and_count_rules(void)
+{
+    static const char *many[CLOUDINIT_PACKAGES_MAX + 1];
+    const char *bad_ssh[] = {"198.51.100.7", "::1"};
+    struct cloudinit_bake in = good_bake();
+    struct dp_err err = {0};
+    struct dp_buf doc;
+
+    in.nallow = 0;
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, &err), DP_EINVAL);
+    TH_EQ_STR(err.code, "invalid_allow");
+    in = good_bake();
+    in.nallow = CLOUDINIT_ALLOW_MAX + 1;
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, &err), DP_EINVAL);
+    TH_EQ_STR(err.code, "invalid_allow");
+    in = good_bake();
+    in.ssh_allow = bad_ssh;
+    in.nssh = 2;
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, &err), DP_EINVAL);
+    TH_EQ_STR(err.code, "invalid_ssh_allow");
+    TH_CHECK(strncmp(err.msg, "ssh_allow[1]:", 13) == 0);
+    in.nssh = CLOUDINIT_ALLOW_MAX + 1;
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, &err), DP_EINVAL);
+    TH_EQ_STR(err.code, "invalid_ssh_allow");
+    in = good_bake();
+    in.ssh_allow = NULL; /* 1 address announced, none given */
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, &err), DP_EINVAL);
+    TH_EQ_STR(err.code, "invalid_ssh_allow");
+    in = good_bake();
+    for (size_t i = 0; i <= CLOUDINIT_PACKAGES_MAX; i++)
+        many[i] = "htop";
+    in.packages = many;
+    in.npackages = CLOUDINIT_PACKAGES_MAX + 1;
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, &err), DP_EINVAL);
+    TH_EQ_STR(err.code, "invalid_packages");
+    in.npackages = CLOUDINIT_PACKAGES_MAX;
+    TH_EQ_INT(cloudinit_bake_render(&doc, &in, &err), DP_OK);
+    cloudinit_wipe(&doc);
+}
+
 int main(void)
 {
     TH_RUN(renders_known_bytes);
@@ -404,5 +635,10 @@ int main(void)
     TH_RUN(template_machinery);
     TH_RUN(embedded_templates);
     TH_RUN(pem_chain_limit);
+    TH_RUN(bake_renders_values_in_place);
+    TH_RUN(bake_without_ssh_or_packages);
+    TH_RUN(bake_at_every_maximum_fits);
+    TH_RUN(bake_refusals_name_their_field);
+    TH_RUN(bake_address_and_count_rules);
     TH_EXIT();
 }
