@@ -10,6 +10,7 @@
 #include "dp_events.h"
 #include "dp_fleet.h"
 #include "dp_router.h"
+#include "dp_snapshot.h"
 #include "dp_store.h"
 
 #include <civetweb.h>
@@ -39,11 +40,16 @@ struct ctl {
     int spool_lock;   /* holds the spool folder's lock while we run (0: not taken) */
     struct dp_dockerfile_bases bases; /* from the flags, defaults where none */
     atomic_bool stopping;
+    atomic_bool baking; /* one bake at a time: each deletes leftover bake droplets first */
     struct ctl_metrics metrics;
 };
 
 extern const struct dp_route ctl_routes[];
 extern const size_t ctl_routes_count;
+
+/* cloudinit's bake-time renderer in the shape infra's snapshot service expects. */
+dp_rc ctl_render_bake(void *ud, struct dp_buf *out, const struct dp_snapshot_doc *in,
+                      struct dp_err *err);
 
 /* The civetweb handler for every path: the page's files, then the API (auth first). */
 int ctl_dispatch(struct mg_connection *conn, void *app);

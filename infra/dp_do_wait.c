@@ -158,3 +158,94 @@ dp_rc dp_do_wait_action(struct dp_do_client *c, const char *path, const struct d
         json_decref(action);
     return rc;
 }
+
+static json_t *action_in(const json_t *list, long long id)
+{
+    json_t *a;
+    size_t k;
+
+    json_array_foreach(list, k, a)
+    {
+        if (json_integer_value(json_object_get(a, "id")) == id)
+            return a;
+    }
+    return NULL;
+}
+
+/* The image's actions: the first page of its listing (the API documents no paging parameters
+ * for it), plus any awaited action not on that page, fetched one by one. */
+static dp_rc image_actions(json_t **out, struct dp_do_client *c, long long image_id,
+                           const long long *ids, size_t n, struct dp_err *err)
+{
+    char path[96];
+    json_t *ans = NULL;
+    dp_rc rc;
+
+    snprintf(path, sizeof(path), "/v2/images/%lld/actions", image_id);
+    rc = dp_do_call(c, "GET", path, NULL, DP_DO_RETRY_SAFE, &ans, NULL, err);
+    *out = rc ? NULL : json_incref(json_object_get(ans, "actions"));
+    json_decref(ans);
+    if (!rc && !json_is_array(*out)) {
+        json_decref(*out);
+        *out = json_array();
+    }
+    for (size_t i = 0; rc == DP_OK && i < n; i++) {
+        if (action_in(*out, ids[i]))
+            continue;
+        snprintf(path, sizeof(path), "/v2/images/%lld/actions/%lld", image_id, ids[i]);
+        rc = dp_do_call(c, "GET", path, NULL, DP_DO_RETRY_SAFE, &ans, NULL, err);
+        if (rc == DP_OK)
+            json_array_append(*out, json_object_get(ans, "action"));
+        json_decref(ans);
+    }
+    return rc;
+}
+
+/* How many of the awaited image actions completed; an error for an errored one. */
+static dp_rc count_actions(size_t *done, const json_t *list, const long long *ids, size_t n,
+                           long long image_id, struct dp_err *err)
+{
+    *done = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *a = action_in(list, ids[i]);
+        const char *s = json_string_value(json_object_get(a, "status"));
+        const char *type = json_string_value(json_object_get(a, "type"));
+
+        if (s && strcmp(s, "errored") == 0)
+            return dp_err_setc(err, DP_EUPSTREAM, "action_errored",
+                               "DigitalOcean reports the %s action %lld on image %lld errored",
+                               type ? type : "", ids[i], image_id);
+        if (s && strcmp(s, "completed") == 0)
+            (*done)++;
+    }
+    return DP_OK;
+}
+
+dp_rc dp_do_wait_image_actions(struct dp_do_client *c, long long image_id, const long long *ids,
+                               size_t n, const struct dp_do_wait *w, struct dp_err *err)
+{
+    int64_t t0 = dp_mono_ms(), interval = first_interval(w);
+    char what[96];
+    size_t done = 0;
+    dp_rc rc = DP_OK;
+
+    snprintf(what, sizeof(what), "%zu action(s) on image %lld to complete", n, image_id);
+    while (rc == DP_OK && done < n) {
+        json_t *list = NULL;
+
+        rc = dp_do_sleep(c, interval, err);
+        if (rc == DP_OK)
+            rc = image_actions(&list, c, image_id, ids, n, err); /* one call for all n */
+        if (rc == DP_OK)
+            rc = count_actions(&done, list, ids, n, image_id, err);
+        json_decref(list);
+        if (rc == DP_OK && w->progress)
+            w->progress(w->ud, what, dp_mono_ms() - t0, done, n);
+        if (rc == DP_OK && done < n && dp_mono_ms() - t0 > w->timeout_ms)
+            rc = dp_err_setc(err, DP_ETIMEOUT, "wait_timeout",
+                             "waited %lld s for %s; %zu of %zu did",
+                             (long long)(dp_mono_ms() - t0) / 1000, what, done, n);
+        interval = next_interval(w, interval);
+    }
+    return rc;
+}

@@ -29,4 +29,11 @@ dp_rc dp_do_wait_droplets(struct dp_do_client *c, const char *tag, const long lo
 dp_rc dp_do_wait_action(struct dp_do_client *c, const char *path, const struct dp_do_wait *w,
                         json_t **out, struct dp_err *err);
 
+/* Waits until every action in ids (actions on image image_id, e.g. transfers) has completed,
+ * with one listing of the image's actions a poll however many are awaited (an action missing
+ * from its first page is fetched alone). An errored action fails at once (DP_EUPSTREAM, code
+ * "action_errored"). */
+dp_rc dp_do_wait_image_actions(struct dp_do_client *c, long long image_id, const long long *ids,
+                               size_t n, const struct dp_do_wait *w, struct dp_err *err);
+
 #endif

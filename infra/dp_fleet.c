@@ -22,46 +22,10 @@ static dp_rc need_cloud(const struct dp_fleet *f, struct dp_err *err)
 
 void dp_fleet_agent_version(char *out, size_t size, const char *image_name)
 {
-    size_t n = strlen(DP_BASE_SNAPSHOT_PREFIX);
-
-    out[0] = '\0';
-    if (size && image_name && strncmp(image_name, DP_BASE_SNAPSHOT_PREFIX, n) == 0)
-        snprintf(out, size, "%.*s", (int)size - 1, image_name + n); /* a version is short */
+    dp_snapshot_agent_version(out, size, image_name);
 }
 
 /* ---- planning ---- */
-
-static bool is_base(const json_t *img)
-{
-    const char *name = json_string_value(json_object_get(img, "name"));
-
-    return name && strncmp(name, DP_BASE_SNAPSHOT_PREFIX, strlen(DP_BASE_SNAPSHOT_PREFIX)) == 0;
-}
-
-static bool newer(const json_t *a, const json_t *b)
-{
-    const char *ca = json_string_value(json_object_get(a, "created_at"));
-    const char *cb = json_string_value(json_object_get(b, "created_at"));
-
-    return !b || (ca && cb && strcmp(ca, cb) > 0) ||
-           (ca && cb && strcmp(ca, cb) == 0 &&
-            json_integer_value(json_object_get(a, "id")) >
-                json_integer_value(json_object_get(b, "id")));
-}
-
-/* The newest base snapshot (NULL when none); new reference. */
-static json_t *newest_base(const json_t *images)
-{
-    json_t *best = NULL, *img;
-    size_t i;
-
-    json_array_foreach(images, i, img)
-    {
-        if (is_base(img) && newer(img, best))
-            best = img;
-    }
-    return json_incref(best);
-}
 
 static dp_rc pick_snapshot(struct dp_fleet_plan *p, const struct dp_fleet *f, const char *id,
                            struct dp_err *err)
@@ -73,7 +37,7 @@ static dp_rc pick_snapshot(struct dp_fleet_plan *p, const struct dp_fleet *f, co
         return dp_do_image_get(f->cloud, id, &p->image, err);
     rc = dp_do_images_private(f->cloud, &all, err);
     if (rc == DP_OK)
-        p->image = newest_base(all);
+        p->image = dp_snapshot_newest_base(all);
     json_decref(all);
     if (rc == DP_OK && !p->image)
         rc = dp_err_setc(err, DP_ENOTFOUND, "no_snapshot",
@@ -374,131 +338,26 @@ dp_rc dp_fleet_delete(const struct dp_fleet *f, long long droplet_id, struct dp_
     return rc == DP_ENOTFOUND ? DP_OK : rc;
 }
 
-/* ---- snapshots ---- */
-
-static json_t *snapshot_json(const json_t *img)
-{
-    char ver[64];
-    const char *name = json_string_value(json_object_get(img, "name"));
-
-    dp_fleet_agent_version(ver, sizeof(ver), name);
-    return json_pack("{s:O, s:s, s:O, s:O, s:s, s:O, s:O}", "id", json_object_get(img, "id"),
-                     "name", name ? name : "", "regions", json_object_get(img, "regions"),
-                     "created_at", json_object_get(img, "created_at"), "agent_version", ver,
-                     "min_disk_size", json_object_get(img, "min_disk_size"), "size_gigabytes",
-                     json_object_get(img, "size_gigabytes"));
-}
-
-/* RFC 3339 UTC times of one format order as strings; a missing time sorts last. */
-static int by_created_desc(const void *a, const void *b)
-{
-    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "created_at"));
-    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "created_at"));
-
-    return strcmp(y ? y : "", x ? x : "");
-}
-
-static void sort_newest_first(json_t *list)
-{
-    size_t n = json_array_size(list);
-    json_t **v = n ? calloc(n, sizeof(json_t *)) : NULL;
-
-    if (!v)
-        return; /* empty, or no memory: the cloud's order */
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(list, i));
-    qsort(v, n, sizeof(json_t *), by_created_desc);
-    json_array_clear(list);
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, v[i]);
-    free(v);
-}
+/* ---- snapshots (the snapshot service's) ---- */
 
 dp_rc dp_fleet_snapshots(json_t **out, const struct dp_fleet *f, struct dp_err *err)
 {
-    json_t *all = NULL, *list = json_array(), *img;
-    size_t i;
     dp_rc rc = need_cloud(f, err);
 
     *out = NULL;
-    if (!rc)
-        rc = dp_do_images_private(f->cloud, &all, err);
-    json_array_foreach(all, i, img)
-    {
-        const char *type = json_string_value(json_object_get(img, "type"));
-
-        if (type && strcmp(type, "snapshot") == 0)
-            json_array_append_new(list, snapshot_json(img));
-    }
-    json_decref(all);
-    sort_newest_first(list);
-    if (rc == DP_OK)
-        *out = json_pack("{s:O}", "snapshots", list);
-    json_decref(list);
-    return rc;
-}
-
-static bool has_region(const json_t *img, const char *slug)
-{
-    json_t *r;
-    size_t i;
-
-    json_array_foreach(json_object_get(img, "regions"), i, r)
-    {
-        if (json_is_string(r) && strcmp(json_string_value(r), slug) == 0)
-            return true;
-    }
-    return false;
-}
-
-static bool transferable(const json_t *region)
-{
-    json_t *feat;
-    size_t i;
-
-    if (!json_is_true(json_object_get(region, "available")))
-        return false;
-    json_array_foreach(json_object_get(region, "features"), i, feat)
-    {
-        if (json_is_string(feat) && strcmp(json_string_value(feat), "image_transfer") == 0)
-            return true;
-    }
-    return json_array_size(json_object_get(region, "features")) == 0;
+    return rc ? rc : dp_snapshot_list(out, f->cloud, err);
 }
 
 dp_rc dp_fleet_transfer_all(json_t **out, const struct dp_fleet *f, long long image_id,
                             struct dp_err *err)
 {
+    struct dp_snapshot_env env = {.cloud = f->cloud};
     char id[32];
-    json_t *img = NULL, *regions = NULL, *r, *started = json_array();
-    size_t i;
     dp_rc rc = need_cloud(f, err);
 
     *out = NULL;
     snprintf(id, sizeof(id), "%lld", image_id);
-    if (!rc)
-        rc = dp_do_image_get(f->cloud, id, &img, err);
-    if (!rc)
-        rc = dp_do_regions(f->cloud, &regions, err);
-    json_array_foreach(regions, i, r)
-    {
-        const char *slug = json_string_value(json_object_get(r, "slug"));
-        json_t *action = NULL;
-
-        if (rc || !slug || has_region(img, slug) || !transferable(r))
-            continue;
-        rc = dp_do_image_transfer(f->cloud, image_id, slug, &action, err);
-        if (!rc)
-            json_array_append_new(started, json_pack("{s:s, s:O}", "region", slug, "action_id",
-                                                     json_object_get(action, "id")));
-        json_decref(action);
-    }
-    if (rc == DP_OK)
-        *out = json_pack("{s:I, s:O}", "id", (json_int_t)image_id, "transfers", started);
-    json_decref(started);
-    json_decref(img);
-    json_decref(regions);
-    return rc;
+    return rc ? rc : dp_snapshot_transfer(out, &env, id, NULL, 0, true, false, 0, err);
 }
 
 dp_rc dp_fleet_snapshot_delete(const struct dp_fleet *f, long long image_id, struct dp_err *err)
@@ -510,22 +369,8 @@ dp_rc dp_fleet_snapshot_delete(const struct dp_fleet *f, long long image_id, str
 
 dp_rc dp_fleet_setup_status(json_t **out, const struct dp_fleet *f, struct dp_err *err)
 {
-    json_t *all = NULL, *base;
-    char ver[64] = "";
     dp_rc rc = need_cloud(f, err);
 
     *out = NULL;
-    if (!rc)
-        rc = dp_do_images_private(f->cloud, &all, err);
-    if (rc)
-        return rc;
-    base = newest_base(all);
-    if (base)
-        dp_fleet_agent_version(ver, sizeof(ver), json_string_value(json_object_get(base, "name")));
-    *out = json_pack("{s:o, s:b, s:s}", "base_snapshot", base ? snapshot_json(base) : json_null(),
-                     "current", base && strcmp(ver, DP_VERSION) == 0, "expected_agent_version",
-                     DP_VERSION);
-    json_decref(base);
-    json_decref(all);
-    return DP_OK;
+    return rc ? rc : dp_snapshot_status(out, f->cloud, NULL, err);
 }

@@ -7,12 +7,11 @@
 #include "dp_buf.h"
 #include "dp_do.h"
 #include "dp_err.h"
+#include "dp_snapshot.h"
 #include "dp_store.h"
 
 #include <jansson.h>
 #include <stddef.h>
-
-#define DP_BASE_SNAPSHOT_PREFIX "base-docker-debian12-agent-"
 
 /* Renders provision-time user-data for an agent key and certificate (cloudinit's renderer,
  * given by the program with what else goes in: the addresses agents admit, a git CA). */
@@ -72,10 +71,10 @@ dp_rc dp_fleet_transfer_all(json_t **out, const struct dp_fleet *f, long long im
 dp_rc dp_fleet_snapshot_delete(const struct dp_fleet *f, long long image_id, struct dp_err *err);
 
 /* {"base_snapshot": {...} | null, "current": bool, "expected_agent_version"}: whether the newest
- * base snapshot carries this VERSION. */
+ * base snapshot carries an agent at least as new as this VERSION (dp_snapshot_status). */
 dp_rc dp_fleet_setup_status(json_t **out, const struct dp_fleet *f, struct dp_err *err);
 
-/* The agent version in a base snapshot's name, or "" when the name is not one. */
+/* The agent version in a base or custom snapshot's name, or "" (dp_snapshot_agent_version). */
 void dp_fleet_agent_version(char *out, size_t size, const char *image_name);
 
 #endif

@@ -92,8 +92,8 @@ expect_json .current true "the seed snapshot is current"
 api GET /api/v1/infra/snapshots
 expect_json '.snapshots | length' 1 "one snapshot"
 expect_json '.snapshots[0].agent_version' "$(cat "$DP_SRC/VERSION")" "its agent version"
-api POST /api/v1/infra/setup/init/stream -d '{}'
-expect_status 501 "bake streams say they are not there yet"
+api POST /api/v1/infra/setup/init/stream -d '{"regions":"sfo3"}'
+expect_status 400 "a bake request is checked before anything starts (tests/it/snapshot_controller.sh bakes)"
 servers_up 2
 api GET /api/v1/infra/servers
 expect_json '[.servers[] | select(.image.name | startswith("base-docker-debian12-agent-"))] | length' 2 "servers carry their image"

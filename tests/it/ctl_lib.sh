@@ -16,7 +16,7 @@ ctl_cleanup() {
         sim_id=$(curl -s --max-time 5 "$SIM_URL/_sim/state" | jq -r .sim_id 2>/dev/null)
         kill -TERM "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
         # dosim removes its droplets' containers at exit; this only catches a crash of it.
-        [ -n "$sim_id" ] && docker ps -aq --filter "label=dp.managed=1" --format '{{.ID}} {{.Labels}}' |
+        [ -n "$sim_id" ] && docker ps -a --filter "label=dp.managed=1" --format '{{.ID}} {{.Labels}}' |
             awk -v s="dp.namespace=do-$sim_id" 'index($0, s) {print $1}' | xargs -r docker rm -f >/dev/null 2>&1
     fi
     [ -f "$T/ctl.log" ] && check_log_clean "$T/ctl.log"
