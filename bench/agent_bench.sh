@@ -30,6 +30,7 @@ cleanup() {
     docker ps -aq --filter label=dp.namespace=bench | xargs -r docker rm -f >/dev/null 2>&1
     docker images -q 'bench/*' | xargs -r docker rmi -f >/dev/null 2>&1
     rm -rf "$W"
+    bash tests/world/down.sh >/dev/null # the world is reference-counted: leave as we came
 }
 trap cleanup EXIT
 

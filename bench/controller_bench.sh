@@ -209,7 +209,7 @@ sample_peak() { # pid out-file: until the file "$W/stop" appears, every 20 ms, w
 # The controller's CPU time (user + system) in ms, from /proc/PID/stat fields 14 and 15.
 cpu_ms() { awk -v t="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); print int(($12 + $13) * 1000 / t)}' "/proc/$1/stat"; }
 peak_start() { rm -f "$W/stop"; CPU0=$(cpu_ms "$CTL_PID"); sample_peak "$CTL_PID" "$W/peak-$1" & SAMPLER=$!; }
-peak_stop() { touch "$W/stop"; wait "$SAMPLER"; echo $(($(cpu_ms "$CTL_PID") - CPU0)) >>"$W/cpu-$1"; }
+peak_stop() { touch "$W/stop"; wait "$SAMPLER"; echo $(($(cpu_ms "$CTL_PID") - CPU0)) >>"$W/cpu-fan"; }
 
 # Idle: logged in, MAXS servers known, nothing deployed yet.
 sleep 1
@@ -310,8 +310,8 @@ $(for n in $SIZES; do printf -- '- N = %s: controller %s; floor %s\n' "$n" "$(ro
 | just started (${START_THREADS} threads) | $(mib "$START_ANON") MiB | $(mib "$START_RSS") MiB |
 | idle: logged in, ${MAXS} servers provisioned, nothing deployed | $(mib "$IDLE_ANON") MiB | $(mib "$IDLE_RSS") MiB |
 | peak during the ${MAXS}-server fan-outs | $(mib "$FAN_PEAK_ANON") MiB | $(mib "$FAN_PEAK_RSS") MiB |
-
-Controller CPU time (user + system) for one ${MAXS}-server deploy, median: **${FAN_CPU_MS} ms**.
 | peak during ${VIEWERS} viewers | $(mib "$SSE_PEAK_ANON") MiB | $(mib "$SSE_PEAK_RSS") MiB |
 | idle again at the end | $(mib "$END_ANON") MiB | $(mib "$END_RSS") MiB |
+
+Controller CPU time (user + system) for one ${MAXS}-server deploy, median: **${FAN_CPU_MS} ms**.
 REPORT

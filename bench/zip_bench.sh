@@ -5,7 +5,7 @@
 # (../shared/baselines/zip2tar.py, in memory). Rounds alternate the three tools; medians.
 #  1. A 16 MB zip (1,501 entries, ~52 MB unpacked: compressible text and random data, made
 #     deterministically): wall time and peak RSS.
-#  2. A 1 GiB zip (256 members of 4 MiB, random data, deflated): peak RSS (and wall time).
+#  2. A 1 GiB zip (256 members of 4 MiB, random data, stored): peak RSS (and wall time).
 # Outputs are checked to hold the same members with the same bytes as bsdtar's.
 # Usage: bash bench/zip_bench.sh [--rounds N] [--big-rounds N] [--no-big] [--work DIR]
 #        (prints a Markdown report; DP_BASELINES overrides ../shared/baselines, DP_ZIP2TAR
