@@ -19,6 +19,7 @@ PKGS=(
     cloud-init python3-jsonschema python3-yaml # user-data schema check, DO contract checker
     nftables # the bake's firewall, loaded by the tests in network namespaces of their own
     nodejs $(command -v npm >/dev/null || echo npm) # OpenAPI lint (NodeSource's nodejs has npm)
+    chromium fonts-dejavu-core # the dashboard's browser test (driven by playwright-core from npm)
 )
 
 missing=()

@@ -191,7 +191,7 @@ cat <<MSG
 
 The platform $VERSION is running (Ctrl-C stops it; logs and state in $STATE).
 
-  Dashboard:  $URL/$([ -f static/index.html ] || echo '  (no page in static/ yet: / answers 404; the API works)')
+  Dashboard:  $URL/  (log in as admin)
   API:        $URL/api/v1/  (description: $URL/api/v1/openapi.json)
   Login:      admin / $ADMIN_PW
 
@@ -239,6 +239,18 @@ files (PowerShell 5 and 7 pass quotes inside arguments differently), e.g.:
   curl.exe -H "Authorization: Bearer \$TOKEN" $URL/api/v1/infra/servers
 
 MSG
+if [ -n "$SIMULATED" ]; then
+    cat <<MSG
+Or in the browser: open the dashboard, $URL/, and log in as admin with the password
+above. Under Servers press Provision; under Deploy give a Name, Port 8080 and the Image
+$DEMO_IMAGE, select the new server (or ask for 1 new server) and press Deploy: the log
+streams beside each server's progress, and the app answers at http://<server address>:8080/.
+
+MSG
+else
+    echo "Or in the browser: open the dashboard, $URL/, and log in as admin with the password above."
+    echo
+fi
 
 # Until Ctrl-C, or until one of them stops by itself.
 pids=("$CTL_PID")
