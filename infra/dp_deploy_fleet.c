@@ -3,6 +3,7 @@
  * admits), and the wait until each agent answers. */
 #include "dp_deploy_int.h"
 
+#include "dp_buf.h"
 #include "dp_do_droplet.h"
 #include "dp_do_wait.h"
 #include "dp_key.h"
@@ -94,11 +95,48 @@ dp_rc deploy_resolve_existing(struct deploy *d, struct dp_err *err)
 
 /* ---- new servers ---- */
 
+static int deploy_canceled(void *ud)
+{
+    struct deploy *d = ud;
+
+    return atomic_load(&d->cancel);
+}
+
+/* Says, in one log line, that the new servers go on booting without this deploy (named, as many
+ * as fit in a line). */
+static void log_still_booting(struct deploy *d)
+{
+    struct dp_buf names;
+    char more[48] = "";
+    size_t shown = 0, total = 0;
+
+    dp_buf_init(&names, 640);
+    for (size_t i = 0; i < d->njobs; i++) {
+        struct dp_server s;
+
+        if (!d->jobs[i].is_new)
+            continue;
+        total++;
+        if (dp_store_server_by_id(d->env->fleet.store, d->jobs[i].droplet_id, &s, NULL))
+            snprintf(s.name, sizeof(s.name), "droplet %lld", d->jobs[i].droplet_id);
+        if (shown + 1 == total &&
+            dp_buf_appendf(&names, "%s%s", shown ? ", " : "", s.name) == DP_OK)
+            shown++;
+    }
+    if (shown < total)
+        snprintf(more, sizeof(more), " and %zu more", total - shown);
+    deploy_log(d, NULL,
+               "deploy canceled while new server(s) boot: %s%s will keep booting and stay listed "
+               "under Servers, so you can deploy to them or delete them",
+               names.data ? names.data : "", more);
+    dp_buf_clear(&names);
+}
+
 /* Waits until the new droplets are active and gives their jobs an address and an agent target. */
 static dp_rc await_active(struct deploy *d, struct dp_err *err)
 {
     long long ids[DP_DEPLOY_NEW_MAX];
-    struct dp_do_wait w = {.timeout_ms = ACTIVE_WAIT_MS};
+    struct dp_do_wait w = {.timeout_ms = ACTIVE_WAIT_MS, .cancel = deploy_canceled, .cancel_ud = d};
     json_t *listed = NULL;
     size_t n = 0;
     dp_rc rc;
@@ -110,6 +148,8 @@ static dp_rc await_active(struct deploy *d, struct dp_err *err)
     deploy_log(d, NULL, "waiting for %zu new server(s) to be active", n);
     rc = dp_do_wait_droplets(d->env->fleet.cloud, d->deploy_tag, ids, n, "active", false, &w,
                              &listed, err);
+    if (rc == DP_ECANCELED)
+        log_still_booting(d);
     for (size_t i = 0; rc == DP_OK && i < d->njobs; i++) {
         struct srv_job *j = &d->jobs[i];
         struct dp_server s;

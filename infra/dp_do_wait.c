@@ -22,6 +22,27 @@ static int64_t next_interval(const struct dp_do_wait *w, int64_t cur)
     return next > max ? max : next;
 }
 
+/* Sleeps ms in slices of at most 100 ms, each after the wait's cancel check; dp_do_sleep
+ * consults the client's. DP_ECANCELED (code "canceled") when either fires. */
+static dp_rc wait_sleep(struct dp_do_client *c, const struct dp_do_wait *w, int64_t ms,
+                        struct dp_err *err)
+{
+    int64_t end = dp_mono_ms() + ms;
+
+    for (;;) {
+        int64_t left = end - dp_mono_ms();
+        dp_rc rc;
+
+        if (w->cancel && w->cancel(w->cancel_ud))
+            return dp_err_setc(err, DP_ECANCELED, "canceled", "canceled");
+        if (left <= 0)
+            return dp_do_sleep(c, 0, err); /* the client's check, once more */
+        rc = dp_do_sleep(c, left < 100 ? left : 100, err);
+        if (rc)
+            return rc;
+    }
+}
+
 static json_t *find_id(const json_t *list, long long id)
 {
     json_t *d;
@@ -79,7 +100,7 @@ dp_rc dp_do_wait_droplets(struct dp_do_client *c, const char *tag, const long lo
     while (rc == DP_OK) {
         json_t *list = NULL;
 
-        rc = dp_do_sleep(c, interval, err);
+        rc = wait_sleep(c, w, interval, err);
         if (rc == DP_OK)
             rc = dp_do_droplets_list(c, tag, true, &list, err); /* one call for all n */
         if (rc == DP_OK)
@@ -133,7 +154,7 @@ dp_rc dp_do_wait_action(struct dp_do_client *c, const char *path, const struct d
         json_t *ans = NULL;
         int state;
 
-        rc = dp_do_sleep(c, interval, err);
+        rc = wait_sleep(c, w, interval, err);
         if (rc == DP_OK)
             rc = dp_do_call(c, "GET", path, NULL, DP_DO_RETRY_SAFE, &ans, NULL, err);
         json_decref(action);
@@ -233,7 +254,7 @@ dp_rc dp_do_wait_image_actions(struct dp_do_client *c, long long image_id, const
     while (rc == DP_OK && done < n) {
         json_t *list = NULL;
 
-        rc = dp_do_sleep(c, interval, err);
+        rc = wait_sleep(c, w, interval, err);
         if (rc == DP_OK)
             rc = image_actions(&list, c, image_id, ids, n, err); /* one call for all n */
         if (rc == DP_OK)

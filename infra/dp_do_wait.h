@@ -15,6 +15,10 @@ struct dp_do_wait {
     /* Told what is awaited and for how long, after each poll (may be NULL). */
     void (*progress)(void *ud, const char *what, int64_t elapsed_ms, size_t done, size_t total);
     void *ud;
+    /* This wait's own cancel check (may be NULL), consulted with the client's at least every
+     * 100 ms while it sleeps: non-zero ends the wait with DP_ECANCELED, code "canceled". */
+    int (*cancel)(void *cancel_ud);
+    void *cancel_ud;
 };
 
 /* Waits until every droplet in ids (found through tag: one listing a poll, whatever n) has

@@ -6,7 +6,10 @@
 # (SIGSTOP) in the middle of a deploy: that server fails with a stall error, the other two run
 # the app, the done event says success=false with every server's result. (c) Secrets - the DO
 # token, the admin password, env values, the git token - are nowhere in the controller's log,
-# its SSE streams or its database files.
+# its SSE streams or its database files. (d) A deploy to a new server, canceled while the
+# droplet boots (slowed 20x by the simulator): the stream ends with done/canceled while the
+# droplet is still "new", the deployment is stored as canceled, and the log names the server,
+# which stays listed under Servers.
 . "$(dirname "$0")/lib.sh"
 . "$DP_SRC/tests/it/ctl_lib.sh"
 . "$DP_SRC/tests/world/git_servers.sh"
@@ -14,6 +17,7 @@ it_init controller_faults
 
 STOPPED_PID= # an agent frozen by this test: always thawed at the end
 thaw() { [ -n "$STOPPED_PID" ] && kill -CONT "$STOPPED_PID" 2>/dev/null; STOPPED_PID=; return 0; }
+slow_off() { [ -n "${SIM_URL:-}" ] && curl -s --max-time 5 -d '{"slow_actions":1}' "$SIM_URL/_sim/faults" >/dev/null; return 0; }
 git_world_init "$T/git"
 GIT_TOKEN="ghp_$(openssl rand -hex 20)"
 ENV_SECRET="envval-$(openssl rand -hex 10)"
@@ -25,13 +29,13 @@ git_https_start "$GIT_TOKEN"
 # App names unique to this run: the simulated servers share one Docker engine, and images are
 # tagged NAME:vN, so two runs at once must not build the same tag.
 SUF=${NS##*-}
-A_CRASH=crashy-$SUF A_STALL=stally-$SUF A_AUDIT=audit-$SUF
+A_CRASH=crashy-$SUF A_STALL=stally-$SUF A_AUDIT=audit-$SUF A_BOOT=booty-$SUF
 images_cleanup() { # the images this run's deploys built (dosim has removed their containers)
-    docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^($A_CRASH|$A_STALL|$A_AUDIT):" |
+    docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^($A_CRASH|$A_STALL|$A_AUDIT|$A_BOOT):" |
         xargs -r docker rmi -f >/dev/null 2>&1
     return 0
 }
-IT_EXTRA_CLEANUP="thaw; ctl_cleanup; git_world_stop; images_cleanup"
+IT_EXTRA_CLEANUP="thaw; slow_off; ctl_cleanup; git_world_stop; images_cleanup"
 sim_start
 CTL_FLAGS=(--git-ca-file "$GW_CA" --agent-stall-seconds 5)
 ctl_start "${CTL_FLAGS[@]}"
@@ -179,3 +183,40 @@ for s in "$DO_TOKEN" "${DO_TOKEN#dop_v1_}" "$ADMIN_PW" "$ENV_SECRET" "$ENV_SECRE
 done
 # The database file itself is private.
 expect_eq "$(stat -c %a "$T/ctl.db")" 600 "the database is mode 0600"
+
+# ---- (d) canceled while a new server boots ----
+# Droplet creation slowed 20x (about 20 s until active): the cancel must not wait for it.
+curl -s --max-time 5 -o /dev/null -w '%{http_code}' -d '{"slow_actions":20}' "$SIM_URL/_sim/faults" >"$T/faults.status"
+expect_eq "$(cat "$T/faults.status")" 200 "slow the simulator's actions"
+deploy_bg boot "{\"name\":\"$A_BOOT\",\"source_type\":\"image\",\"image\":\"$TEST_IMAGE\",\"port\":8080,\"new_server_count\":1}"
+wait_for 60 grep -q 'waiting for 1 new server(s) to be active' "$T/boot.sse" ||
+    fail "boot: the deploy waits for its new server: $(tail -c 600 "$T/boot.sse")"
+BOOT_ID=$(first_id "$T/boot.sse")
+created=$(events_of "$T/boot.sse" | jq -r 'select(.type=="log") | .message' | sed -n 's/^created server \(.*\) (droplet \([0-9]*\))$/\1 \2/p' | head -n 1)
+read -r BOOT_NAME BOOT_DROPLET <<<"$created"
+expect_match "$BOOT_DROPLET" "^[0-9]+$" "boot: the log says which droplet was created ($created)"
+api POST "/api/v1/deployments/$BOOT_ID/cancel"
+expect_status 202 "boot: cancel the deploy while its server boots"
+wait "$BG_PID" || true # curl's --max-time bounds it
+# The stream ended before the droplet is active (it needs about 20 s; the wait polls every 100 ms).
+drop_status=$(curl -s --max-time 5 "$SIM_URL/_sim/state" |
+    jq -r --argjson id "${BOOT_DROPLET:-0}" '.droplets[] | select(.id==$id) | .status')
+expect_eq "$drop_status" new "boot: the droplet is still booting when the stream ended"
+DONE=$(events_of "$T/boot.sse" | jq -c 'select(.type=="done")' | tail -n 1)
+expect_eq "$(jq -r .success <<<"$DONE")" false "boot: done says success=false ($(tail -c 600 "$T/boot.sse"))"
+expect_eq "$(jq -r .error <<<"$DONE")" canceled "boot: done says canceled, nothing more"
+expect_eq "$(events_of "$T/boot.sse" | jq -c 'select(.type=="error")')" "" "boot: no error event"
+expect_eq "$(events_of "$T/boot.sse" | jq -r 'select(.type=="progress") | .step' | tr '\n' ' ')" \
+    "started provisioning " "boot: no step after provisioning"
+msgs=$(events_of "$T/boot.sse" | jq -r 'select(.type=="log") | .message')
+expect_no_match "$msgs" "is active at|failed" "boot: no server became active or failed in the deploy"
+expect_match "$msgs" "deploy canceled while new server\(s\) boot: $BOOT_NAME will keep booting and stay listed under Servers" \
+    "boot: the log names the server that keeps booting"
+api GET "/api/v1/deployments/$BOOT_ID"
+expect_json .status canceled "boot: stored as canceled"
+api GET /api/v1/infra/servers
+expect_eq "$(jq -r --argjson id "${BOOT_DROPLET:-0}" '.servers[] | select(.id==$id) | .name' <<<"$BODY")" \
+    "$BOOT_NAME" "boot: the new server is listed under Servers"
+expect_eq "$(jq -r --argjson id "${BOOT_DROPLET:-0}" '.servers[] | select(.id==$id) | .status' <<<"$BODY")" \
+    new "boot: ... still booting"
+slow_off

@@ -2,8 +2,8 @@
 # The DigitalOcean client's retry rules, exactly, against a scripted server: retry-after and
 # exhausted rate limits are honoured, 5xx is retried but 501 is not, a create that failed is
 # never blindly re-sent (the client looks for it by its tag first), DigitalOcean's error id,
-# message and request id reach the caller, an errored action fails at once, and the token goes
-# only into the Authorization header.
+# message and request id reach the caller, an errored action fails at once, a wait's own cancel
+# check ends it mid-sleep, and the token goes only into the Authorization header.
 . "$(dirname "$0")/lib.sh"
 it_init do_client_retry
 CHECK=$DP_BUILD/tests/do_client_check
@@ -111,6 +111,16 @@ client wait-action /v2/actions/9
 expect_match "$OUT" "code=action_errored" "errored action"
 [ $(($(date +%s) - start)) -lt 5 ] || fail "errored action not reported at once"
 ok
+
+# A wait's own cancel check ends each kind of wait in the middle of its sleep (the first poll
+# is 20 s away), canceled, before it sends a request.
+for which in action droplets image; do
+    serve '[]'
+    client wait-cancel "$which"
+    expect_match "$OUT" "rc=[0-9]+ code=canceled" "$which wait canceled by its own check"
+    expect_match "$OUT" "cancel checks=3" "$which wait: canceled on the check that fired"
+    expect_eq "$(requests)" 0 "$which wait canceled before its first poll"
+done
 
 # The token never crosses a network in clear: http:// only to loopback.
 OUT=$(DO_API_URL=http://api.example.com DO_TOKEN=$TOKEN "$CHECK" call GET /v2/account 2>&1) || true

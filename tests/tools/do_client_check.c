@@ -401,6 +401,39 @@ static int run_wait_action(struct dp_do_client *c, const char *path)
     return 0;
 }
 
+/* A wait's own cancel check that fires on its third call: inside the wait's first sleep. */
+static int cancel_third(void *ud)
+{
+    int *calls = ud;
+
+    return ++*calls >= 3;
+}
+
+/* Waits (which: "action", "droplets" or "image") with a first poll 20 s away and a cancel
+ * check that fires within 300 ms: the wait must end canceled before its first request. */
+static int run_wait_cancel(struct dp_do_client *c, const char *which)
+{
+    static const long long ids[] = {9};
+    int calls = 0;
+    struct dp_err err = {0};
+    struct dp_do_wait w = {.timeout_ms = 60000,
+                           .first_ms = 20000,
+                           .max_poll_ms = 20000,
+                           .cancel = cancel_third,
+                           .cancel_ud = &calls};
+    dp_rc rc;
+
+    if (strcmp(which, "droplets") == 0)
+        rc = dp_do_wait_droplets(c, run_tag, ids, 1, "active", false, &w, NULL, &err);
+    else if (strcmp(which, "image") == 0)
+        rc = dp_do_wait_image_actions(c, 7, ids, 1, &w, &err);
+    else
+        rc = dp_do_wait_action(c, "/v2/actions/9", &w, NULL, &err);
+    print_outcome(rc, &err);
+    printf("cancel checks=%d\n", calls);
+    return 0;
+}
+
 static int dispatch(struct dp_do_client *c, int argc, char **argv, int i)
 {
     if (strcmp(argv[i], "call") == 0 && i + 2 < argc)
@@ -409,6 +442,8 @@ static int dispatch(struct dp_do_client *c, int argc, char **argv, int i)
         return run_create_one(c, argv[i + 1]);
     if (strcmp(argv[i], "wait-action") == 0 && i + 1 < argc)
         return run_wait_action(c, argv[i + 1]);
+    if (strcmp(argv[i], "wait-cancel") == 0 && i + 1 < argc)
+        return run_wait_cancel(c, argv[i + 1]);
     if (strcmp(argv[i], "ops") == 0)
         return run_ops(c);
     if (strcmp(argv[i], "batch") == 0 && i + 1 < argc)
