@@ -6,6 +6,7 @@
 
 #include "cloudinit_template.h"
 #include "dp_buf.h"
+#include "dp_snapshot.h"
 
 #include <stddef.h>
 
@@ -70,5 +71,10 @@ struct cloudinit_bake {
  * with cloudinit_wipe() (it holds the bake key); on failure out is empty. */
 dp_rc cloudinit_bake_render(struct dp_buf *out, const struct cloudinit_bake *in,
                             struct dp_err *err);
+
+/* cloudinit_bake_render in the shape infra's snapshot service calls it (dp_snapshot_render_fn);
+ * the controller and the snapshot builder both hand it over. ud is unused. */
+dp_rc cloudinit_render_snapshot_doc(void *ud, struct dp_buf *out, const struct dp_snapshot_doc *in,
+                                    struct dp_err *err);
 
 #endif

@@ -161,3 +161,20 @@ dp_rc cloudinit_bake_render(struct dp_buf *out, const struct cloudinit_bake *in,
     text_clear(&t);
     return rc;
 }
+
+dp_rc cloudinit_render_snapshot_doc(void *ud, struct dp_buf *out, const struct dp_snapshot_doc *in,
+                                    struct dp_err *err)
+{
+    struct cloudinit_bake b = {.agent_url = in->agent_url,
+                               .agent_sha256 = in->agent_sha256,
+                               .bake_key = in->bake_key,
+                               .allow = in->allow,
+                               .nallow = in->nallow,
+                               .ssh_allow = in->ssh_allow,
+                               .nssh = in->nssh,
+                               .packages = in->packages,
+                               .npackages = in->npackages};
+
+    (void)ud;
+    return cloudinit_bake_render(out, &b, err);
+}

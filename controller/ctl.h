@@ -47,10 +47,6 @@ struct ctl {
 extern const struct dp_route ctl_routes[];
 extern const size_t ctl_routes_count;
 
-/* cloudinit's bake-time renderer in the shape infra's snapshot service expects. */
-dp_rc ctl_render_bake(void *ud, struct dp_buf *out, const struct dp_snapshot_doc *in,
-                      struct dp_err *err);
-
 /* The civetweb handler for every path: the page's files, then the API (auth first). */
 int ctl_dispatch(struct mg_connection *conn, void *app);
 
@@ -70,6 +66,7 @@ int ctl_h_images_build(struct dp_req *rq);
 int ctl_h_snapshots(struct dp_req *rq);
 int ctl_h_snapshot_transfer_all(struct dp_req *rq);
 int ctl_h_snapshot_delete(struct dp_req *rq);
+int ctl_h_sizes(struct dp_req *rq);
 int ctl_h_servers(struct dp_req *rq);
 int ctl_h_servers_provision(struct dp_req *rq);
 int ctl_h_server_delete(struct dp_req *rq);

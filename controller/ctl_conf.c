@@ -2,6 +2,7 @@
 
 #include "dp_cidr.h"
 #include "dp_conf.h"
+#include "dp_ctr_spec.h"
 
 #include <stddef.h>
 #include <libgen.h>
@@ -71,6 +72,9 @@ static const struct dp_opt opts[] = {
     S("base-image-go-run", base_go_run,
       "... to run built Go programs (default gcr.io/distroless/static-debian12)"),
     S("base-image-static", base_static, "... to serve static sites (default busybox:1.36)"),
+    S("example-image", example_image,
+      "an image the dashboard's Deploy view offers to start with, e.g. a demo in a local "
+      "registry (default: none)"),
     {"log-level", DP_OPT_LEVEL, offsetof(struct ctl_conf, log_level), 0, 0, 0,
      "error, warn, info or debug (default info)", NULL},
     F("check", check, "check the configuration and exit"),
@@ -158,6 +162,10 @@ static dp_rc conf_check(struct ctl_conf *c, struct dp_err *err)
         return dp_err_set(err, DP_EINVAL, "--public-url must start with http:// or https://");
     if (c->db[0] != '/')
         return dp_err_set(err, DP_EINVAL, "--db must be an absolute path");
+    if (c->example_image[0] && !dp_image_ref_valid(c->example_image))
+        return dp_err_set(err, DP_EINVAL,
+                          "--example-image must be an image reference such as "
+                          "registry.example.com/team/app:1");
     if (!c->spool_dir[0]) { /* beside the database: one controller's own folder */
         char dbdir[CTL_STR_MAX];
 

@@ -26,7 +26,8 @@ struct ctl_conf {
     int code_max_mb;   /* unpacked code of one deploy */
     int agent_stall_s; /* an agent stream silent this long is dead */
     char base_python[256], base_node[256], base_go_build[256], base_go_run[256],
-        base_static[256]; /* bases of generated Dockerfiles ("" = the defaults) */
+        base_static[256];    /* bases of generated Dockerfiles ("" = the defaults) */
+    char example_image[256]; /* the Deploy view's Image to start with ("" = none) */
     enum dp_log_level log_level;
     bool help, version, check;
 };

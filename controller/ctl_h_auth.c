@@ -147,13 +147,14 @@ int ctl_h_settings_get(struct dp_req *rq)
         json_array_append_new(allow, json_string(c->allow[i]));
     dp_store_setting_get(c->store, "do_token", &stored, NULL);
     /* The token itself is never sent back: only whether one is set and where from. */
-    ans = json_pack("{s:b, s:s, s:s, s:s, s:o}", "do_token_set", c->do_token && c->do_token[0],
-                    "do_token_source",
-                    env && *env ? "environment"
-                    : stored    ? "settings"
-                                : "none",
-                    "do_api_url", c->cloud ? dp_do_base_url(c->cloud) : "", "public_url",
-                    c->conf.public_url, "agent_allow", allow);
+    ans =
+        json_pack("{s:b, s:s, s:s, s:s, s:o, s:s}", "do_token_set", c->do_token && c->do_token[0],
+                  "do_token_source",
+                  env && *env ? "environment"
+                  : stored    ? "settings"
+                              : "none",
+                  "do_api_url", c->cloud ? dp_do_base_url(c->cloud) : "", "public_url",
+                  c->conf.public_url, "agent_allow", allow, "example_image", c->conf.example_image);
     if (stored) {
         OPENSSL_cleanse(stored, strlen(stored));
         free(stored);

@@ -13,22 +13,6 @@
 
 #define HEARTBEAT_MS 10000 /* DESIGN: at least every 15 s while quiet */
 
-static int answer(struct dp_req *rq, int status, dp_rc rc, json_t *out, const struct dp_err *err)
-{
-    int st = rc ? dp_httpd_send_err(rq, err) : dp_httpd_send_json(rq, status, out);
-
-    json_decref(out);
-    return st;
-}
-
-static bool id_param(long long *out, const struct dp_req *rq)
-{
-    char *end;
-
-    *out = strtoll(rq->params[0], &end, 10);
-    return *rq->params[0] && !*end && *out > 0;
-}
-
 /* ---- SSE ---- */
 
 static int sse_send(void *ud, long long seq, const char *json)
@@ -152,8 +136,8 @@ int ctl_h_deploy_single(struct dp_req *rq)
     dp_events_follow(c->events, id, 0, &sink, HEARTBEAT_MS, &err);
     if (!last.done)
         return dp_httpd_send_error(rq, 503, "interrupted", "the deploy did not finish");
-    return answer(rq, json_is_true(json_object_get(last.done, "success")) ? 200 : 502, DP_OK,
-                  last.done, &err);
+    return dp_httpd_answer(rq, json_is_true(json_object_get(last.done, "success")) ? 200 : 502,
+                           DP_OK, last.done, &err);
 }
 
 /* Code (a tar or zip body, or multipart) to one server's agent: ?server_ip=&path=&clean=. */
@@ -164,7 +148,7 @@ int ctl_h_deploy_upload(struct dp_req *rq)
     json_t *out = NULL;
     dp_rc rc = ctl_intake_upload(&out, rq, c, &err);
 
-    return answer(rq, 200, rc, out, &err);
+    return dp_httpd_answer(rq, 200, rc, out, &err);
 }
 
 /* ---- deployments ---- */
@@ -184,7 +168,7 @@ int ctl_h_deployments(struct dp_req *rq)
     if (*end || limit < 1 || limit > 500)
         return dp_httpd_send_error(rq, 400, "invalid_query", "limit must be 1 to 500");
     rc = dp_store_deploy_list(c->store, app[0] ? app : NULL, (int)limit, &list, &err);
-    return answer(rq, 200, rc, rc ? NULL : json_pack("{s:o}", "deployments", list), &err);
+    return dp_httpd_answer(rq, 200, rc, rc ? NULL : json_pack("{s:o}", "deployments", list), &err);
 }
 
 int ctl_h_deployment(struct dp_req *rq)
@@ -196,7 +180,7 @@ int ctl_h_deployment(struct dp_req *rq)
     json_t *out = NULL;
     dp_rc rc;
 
-    if (!id_param(&id, rq))
+    if (!dp_httpd_id_param(&id, rq))
         return dp_httpd_send_error(rq, 400, "invalid_id", "a deployment id is a positive number");
     rc = dp_store_deploy_get(c->store, id, &d, &err);
     if (!rc) {
@@ -208,7 +192,7 @@ int ctl_h_deployment(struct dp_req *rq)
             rc = dp_err_set(&err, DP_ENOMEM, "out of memory");
     }
     dp_deployment_clear(&d);
-    return answer(rq, 200, rc, out, &err);
+    return dp_httpd_answer(rq, 200, rc, out, &err);
 }
 
 int ctl_h_deployment_events(struct dp_req *rq)
@@ -220,7 +204,7 @@ int ctl_h_deployment_events(struct dp_req *rq)
     struct dp_err err = {0};
     long long id, after = 0;
 
-    if (!id_param(&id, rq))
+    if (!dp_httpd_id_param(&id, rq))
         return dp_httpd_send_error(rq, 400, "invalid_id", "a deployment id is a positive number");
     if (dp_store_deploy_get(c->store, id, &d, &err))
         return dp_httpd_send_err(rq, &err);
@@ -241,14 +225,15 @@ int ctl_h_deployment_cancel(struct dp_req *rq)
     long long id;
     dp_rc rc;
 
-    if (!id_param(&id, rq))
+    if (!dp_httpd_id_param(&id, rq))
         return dp_httpd_send_error(rq, 400, "invalid_id", "a deployment id is a positive number");
     rc = dp_store_deploy_get(c->store, id, &d, &err); /* unknown: 404 */
     dp_deployment_clear(&d);
     if (rc == DP_OK && (rc = dp_deploys_cancel(c->deploys, id, &err)) == DP_ENOTFOUND)
         rc = err.rc = DP_ECONFLICT; /* it exists but is not running: 409, not 404 */
-    return answer(rq, 202, rc,
-                  rc ? NULL : json_pack("{s:I, s:b}", "id", (json_int_t)id, "canceling", 1), &err);
+    return dp_httpd_answer(
+        rq, 202, rc, rc ? NULL : json_pack("{s:I, s:b}", "id", (json_int_t)id, "canceling", 1),
+        &err);
 }
 
 /* stop, start or restart: the action is the route's last word. */
@@ -261,10 +246,10 @@ int ctl_h_deployment_act(struct dp_req *rq)
     long long id;
     dp_rc rc;
 
-    if (!id_param(&id, rq))
+    if (!dp_httpd_id_param(&id, rq))
         return dp_httpd_send_error(rq, 400, "invalid_id", "a deployment id is a positive number");
     rc = dp_apps_act(&out, c->store, c->do_token, id, action, &err);
-    return answer(rq, 200, rc, out, &err);
+    return dp_httpd_answer(rq, 200, rc, out, &err);
 }
 
 int ctl_h_deployment_delete(struct dp_req *rq)
@@ -275,10 +260,10 @@ int ctl_h_deployment_delete(struct dp_req *rq)
     long long id;
     dp_rc rc;
 
-    if (!id_param(&id, rq))
+    if (!dp_httpd_id_param(&id, rq))
         return dp_httpd_send_error(rq, 400, "invalid_id", "a deployment id is a positive number");
     rc = dp_apps_act(&out, c->store, c->do_token, id, "delete", &err);
     if (rc == DP_OK && json_is_true(json_object_get(out, "success")))
         rc = dp_store_deploy_delete(c->store, id, &err);
-    return answer(rq, 200, rc, out, &err);
+    return dp_httpd_answer(rq, 200, rc, out, &err);
 }

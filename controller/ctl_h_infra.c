@@ -1,6 +1,7 @@
 /* Setup status, snapshots, servers: thin routes over infra/dp_fleet. */
 #include "ctl.h"
 
+#include "cloudinit.h"
 #include "dp_json.h"
 #include "dp_snapshot_req.h"
 #include "dp_sse.h"
@@ -9,23 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Answers a JSON result or the error. */
-static int answer(struct dp_req *rq, int status, dp_rc rc, json_t *out, const struct dp_err *err)
-{
-    int st = rc ? dp_httpd_send_err(rq, err) : dp_httpd_send_json(rq, status, out);
-
-    json_decref(out);
-    return st;
-}
-
-static bool id_param(long long *out, const struct dp_req *rq)
-{
-    char *end;
-
-    *out = strtoll(rq->params[0], &end, 10);
-    return *rq->params[0] && !*end && *out > 0;
-}
-
 int ctl_h_setup_status(struct dp_req *rq)
 {
     struct ctl *c = rq->app;
@@ -33,7 +17,7 @@ int ctl_h_setup_status(struct dp_req *rq)
     json_t *out = NULL;
     dp_rc rc = dp_fleet_setup_status(&out, &c->env.fleet, &err);
 
-    return answer(rq, 200, rc, out, &err);
+    return dp_httpd_answer(rq, 200, rc, out, &err);
 }
 
 /* ---- bakes, streamed as SSE from this worker ---- */
@@ -79,7 +63,7 @@ static int bake_run(struct dp_req *rq, const struct dp_snapshot_opts *o)
     dp_snapshot_client_tune(cloud);
     if (dp_sse_feed_start(&feed, rq, BAKE_HEARTBEAT_MS, &c->stopping) == DP_OK) {
         struct dp_snapshot_env env = {.cloud = cloud,
-                                      .render = ctl_render_bake,
+                                      .render = cloudinit_render_snapshot_doc,
                                       .render_ud = c,
                                       .pr = &feed.pr,
                                       .log = &rq->log};
@@ -150,7 +134,7 @@ int ctl_h_snapshots(struct dp_req *rq)
     json_t *out = NULL;
     dp_rc rc = dp_fleet_snapshots(&out, &c->env.fleet, &err);
 
-    return answer(rq, 200, rc, out, &err);
+    return dp_httpd_answer(rq, 200, rc, out, &err);
 }
 
 int ctl_h_snapshot_transfer_all(struct dp_req *rq)
@@ -161,10 +145,10 @@ int ctl_h_snapshot_transfer_all(struct dp_req *rq)
     long long id;
     dp_rc rc;
 
-    if (!id_param(&id, rq))
+    if (!dp_httpd_id_param(&id, rq))
         return dp_httpd_send_error(rq, 400, "invalid_id", "a snapshot id is a positive number");
     rc = dp_fleet_transfer_all(&out, &c->env.fleet, id, &err);
-    return answer(rq, 202, rc, out, &err);
+    return dp_httpd_answer(rq, 202, rc, out, &err);
 }
 
 int ctl_h_snapshot_delete(struct dp_req *rq)
@@ -174,11 +158,22 @@ int ctl_h_snapshot_delete(struct dp_req *rq)
     long long id;
     dp_rc rc;
 
-    if (!id_param(&id, rq))
+    if (!dp_httpd_id_param(&id, rq))
         return dp_httpd_send_error(rq, 400, "invalid_id", "a snapshot id is a positive number");
     rc = dp_fleet_snapshot_delete(&c->env.fleet, id, &err);
-    return answer(rq, 200, rc,
-                  rc ? NULL : json_pack("{s:I, s:b}", "id", (json_int_t)id, "deleted", 1), &err);
+    return dp_httpd_answer(
+        rq, 200, rc, rc ? NULL : json_pack("{s:I, s:b}", "id", (json_int_t)id, "deleted", 1), &err);
+}
+
+/* The sizes new servers can have, cheapest first (the page's Size choices). */
+int ctl_h_sizes(struct dp_req *rq)
+{
+    struct ctl *c = rq->app;
+    struct dp_err err = {0};
+    json_t *out = NULL;
+    dp_rc rc = dp_fleet_sizes(&out, &c->env.fleet, &err);
+
+    return dp_httpd_answer(rq, 200, rc, out, &err);
 }
 
 int ctl_h_servers(struct dp_req *rq)
@@ -188,7 +183,7 @@ int ctl_h_servers(struct dp_req *rq)
     json_t *out = NULL;
     dp_rc rc = dp_fleet_servers(&out, &c->env.fleet, &err);
 
-    return answer(rq, 200, rc, out, &err);
+    return dp_httpd_answer(rq, 200, rc, out, &err);
 }
 
 /* A provision that failed after creating some servers: the error, plus the servers that exist
@@ -240,11 +235,12 @@ int ctl_h_servers_provision(struct dp_req *rq)
     if (rc && json_array_size(made) > 0)
         rc = partial(rq, &err, made); /* some were made before the failure: say which */
     else
-        rc = answer(rq, 202, rc,
-                    rc ? NULL
-                       : json_pack("{s:O, s:{s:s, s:s, s:s}}", "servers", made, "plan", "snapshot",
-                                   p.image_name, "region", p.region, "size", p.size),
-                    &err);
+        rc = dp_httpd_answer(rq, 202, rc,
+                             rc ? NULL
+                                : json_pack("{s:O, s:{s:s, s:s, s:s}}", "servers", made, "plan",
+                                            "snapshot", p.image_name, "region", p.region, "size",
+                                            p.size),
+                             &err);
     json_decref(made);
     dp_fleet_plan_clear(&p);
     return rc;
@@ -257,11 +253,11 @@ int ctl_h_server_delete(struct dp_req *rq)
     long long id;
     dp_rc rc;
 
-    if (!id_param(&id, rq))
+    if (!dp_httpd_id_param(&id, rq))
         return dp_httpd_send_error(rq, 400, "invalid_id", "a server id is a positive number");
     rc = dp_fleet_delete(&c->env.fleet, id, &err);
     if (!rc)
         dp_log(DP_LOG_INFO, &rq->log, "deleted server %lld", id);
-    return answer(rq, 200, rc,
-                  rc ? NULL : json_pack("{s:I, s:b}", "id", (json_int_t)id, "deleted", 1), &err);
+    return dp_httpd_answer(
+        rq, 200, rc, rc ? NULL : json_pack("{s:I, s:b}", "id", (json_int_t)id, "deleted", 1), &err);
 }

@@ -25,6 +25,7 @@ const struct dp_route ctl_routes[] = {
     {"POST", API "/infra/snapshots/{id}/transfer-all", ctl_h_snapshot_transfer_all,
      "snapshot_transfer"},
     {"DELETE", API "/infra/snapshots/{id}", ctl_h_snapshot_delete, "snapshot_delete"},
+    {"GET", API "/infra/sizes", ctl_h_sizes, "sizes"},
     {"GET", API "/infra/servers", ctl_h_servers, "servers"},
     {"POST", API "/infra/servers/provision", ctl_h_servers_provision, "servers_provision"},
     {"DELETE", API "/infra/servers/{id}", ctl_h_server_delete, "server_delete"},

@@ -42,23 +42,6 @@ static dp_rc render_user_data(void *ud, struct dp_buf *out, const char *agent_ke
     return cloudinit_provision_render(out, &in, err);
 }
 
-dp_rc ctl_render_bake(void *ud, struct dp_buf *out, const struct dp_snapshot_doc *in,
-                      struct dp_err *err)
-{
-    struct cloudinit_bake b = {.agent_url = in->agent_url,
-                               .agent_sha256 = in->agent_sha256,
-                               .bake_key = in->bake_key,
-                               .allow = in->allow,
-                               .nallow = in->nallow,
-                               .ssh_allow = in->ssh_allow,
-                               .nssh = in->nssh,
-                               .packages = in->packages,
-                               .npackages = in->npackages};
-
-    (void)ud;
-    return cloudinit_bake_render(out, &b, err);
-}
-
 /* --git-ca-file, read once: it goes into every new server's user-data. */
 static int read_git_ca(struct ctl *c, struct dp_logctx *lc)
 {

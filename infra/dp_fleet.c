@@ -58,27 +58,77 @@ static bool offered_in(const json_t *size, const char *region)
     return false;
 }
 
+static double price_of(const json_t *size)
+{
+    return json_number_value(json_object_get(size, "price_monthly"));
+}
+
+/* Puts c into list before the first dearer size (stable: equal prices keep DigitalOcean's order).
+ */
+static void insert_by_price(json_t *list, json_t *c)
+{
+    size_t at = 0;
+
+    while (at < json_array_size(list) && price_of(json_array_get(list, at)) <= price_of(c))
+        at++;
+    json_array_insert_new(list, at, c);
+}
+
+/* A size with only what choosing one needs; NULL when it cannot be created now. */
+static json_t *size_choice(const json_t *s)
+{
+    static const char *const keep[] = {"description", "memory",        "vcpus",
+                                       "disk",        "price_monthly", "regions"};
+    json_t *c;
+
+    if (!json_is_true(json_object_get(s, "available")) ||
+        !json_is_string(json_object_get(s, "slug")))
+        return NULL;
+    c = json_pack("{s:O}", "slug", json_object_get(s, "slug"));
+    for (size_t k = 0; c && k < sizeof(keep) / sizeof(keep[0]); k++) {
+        if (json_object_get(s, keep[k]))
+            json_object_set(c, keep[k], json_object_get(s, keep[k]));
+    }
+    return c;
+}
+
+/* The sizes one can create now, cheapest first. */
+static dp_rc available_sizes(json_t **out, const struct dp_fleet *f, struct dp_err *err)
+{
+    json_t *all = NULL, *s, *c;
+    size_t i;
+    dp_rc rc = dp_do_sizes(f->cloud, &all, err);
+
+    *out = rc ? NULL : json_array();
+    if (rc == DP_OK && !*out)
+        rc = dp_err_set(err, DP_ENOMEM, "out of memory");
+    json_array_foreach(*out ? all : NULL, i, s)
+    {
+        if ((c = size_choice(s)))
+            insert_by_price(*out, c);
+    }
+    json_decref(all);
+    return rc;
+}
+
 static dp_rc pick_size(struct dp_fleet_plan *p, const struct dp_fleet *f, struct dp_err *err)
 {
     long long min_disk = json_integer_value(json_object_get(p->image, "min_disk_size"));
     json_t *sizes = NULL, *s;
-    double best = -1;
     size_t i;
-    dp_rc rc = dp_do_sizes(f->cloud, &sizes, err);
+    dp_rc rc = available_sizes(&sizes, f, err);
 
+    p->size[0] = '\0';
     json_array_foreach(sizes, i, s)
     {
-        double price = json_number_value(json_object_get(s, "price_monthly"));
-
-        if (offered_in(s, p->region) && json_is_true(json_object_get(s, "available")) &&
-            json_integer_value(json_object_get(s, "disk")) >= min_disk &&
-            (best < 0 || price < best)) {
-            best = price;
+        if (offered_in(s, p->region) &&
+            json_integer_value(json_object_get(s, "disk")) >= min_disk) {
             snprintf(p->size, sizeof(p->size), "%s", json_string_value(json_object_get(s, "slug")));
+            break;
         }
     }
     json_decref(sizes);
-    if (rc == DP_OK && best < 0)
+    if (rc == DP_OK && !p->size[0])
         rc = dp_err_setc(err, DP_ENOTFOUND, "no_size", "no size offered in %s holds the snapshot",
                          p->region);
     return rc;
@@ -336,6 +386,19 @@ dp_rc dp_fleet_delete(const struct dp_fleet *f, long long droplet_id, struct dp_
     if (!rc)
         rc = dp_store_server_delete(f->store, droplet_id, err);
     return rc == DP_ENOTFOUND ? DP_OK : rc;
+}
+
+dp_rc dp_fleet_sizes(json_t **out, const struct dp_fleet *f, struct dp_err *err)
+{
+    json_t *list = NULL;
+    dp_rc rc = need_cloud(f, err);
+
+    *out = NULL;
+    if (rc == DP_OK)
+        rc = available_sizes(&list, f, err);
+    if (rc == DP_OK && !(*out = json_pack("{s:o}", "sizes", list)))
+        rc = dp_err_set(err, DP_ENOMEM, "out of memory");
+    return rc;
 }
 
 /* ---- snapshots (the snapshot service's) ---- */

@@ -59,6 +59,11 @@ dp_rc dp_fleet_servers(json_t **out, const struct dp_fleet *f, struct dp_err *er
 /* Deletes a server (droplet and record). */
 dp_rc dp_fleet_delete(const struct dp_fleet *f, long long droplet_id, struct dp_err *err);
 
+/* {"sizes":[{"slug","description","memory","vcpus","disk","price_monthly","regions"}]}: the
+ * sizes DigitalOcean offers now (available), cheapest first. The page preselects the first that
+ * holds the snapshot (disk >= min_disk_size) in the region, as a plan without a size does. */
+dp_rc dp_fleet_sizes(json_t **out, const struct dp_fleet *f, struct dp_err *err);
+
 /* {"snapshots":[{"id","name","regions","created_at","agent_version","min_disk_size",
  * "size_gigabytes"}]}, newest first. */
 dp_rc dp_fleet_snapshots(json_t **out, const struct dp_fleet *f, struct dp_err *err);

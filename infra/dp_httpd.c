@@ -197,6 +197,22 @@ int dp_httpd_send_err(struct dp_req *rq, const struct dp_err *err)
     return send_error_text(rq, dp_rc_http_status(err->rc), code, err->msg, NULL);
 }
 
+int dp_httpd_answer(struct dp_req *rq, int status, dp_rc rc, json_t *out, const struct dp_err *err)
+{
+    int st = rc ? dp_httpd_send_err(rq, err) : dp_httpd_send_json(rq, status, out);
+
+    json_decref(out);
+    return st;
+}
+
+bool dp_httpd_id_param(long long *out, const struct dp_req *rq)
+{
+    char *end;
+
+    *out = strtoll(rq->params[0], &end, 10);
+    return *rq->params[0] && !*end && *out > 0;
+}
+
 dp_rc dp_httpd_read_body(struct dp_req *rq, struct dp_buf *out, size_t max, struct dp_err *err)
 {
     char chunk[16384];

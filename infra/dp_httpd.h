@@ -50,6 +50,12 @@ int dp_httpd_send_too_many(struct dp_req *rq, int wait_s);
 /* Sends err as an error answer with the status its rc maps to. Returns the status. */
 int dp_httpd_send_err(struct dp_req *rq, const struct dp_err *err);
 
+/* A handler's last line: sends out with status when rc is DP_OK, else err; frees out. */
+int dp_httpd_answer(struct dp_req *rq, int status, dp_rc rc, json_t *out, const struct dp_err *err);
+
+/* The route's first {param} as a positive decimal id (a droplet, deployment, snapshot). */
+bool dp_httpd_id_param(long long *out, const struct dp_req *rq);
+
 /* Reads the whole body into out, at most max bytes. A declared or actual length past max is
  * DP_ETOOBIG (and the connection will close, since the body was not read). */
 dp_rc dp_httpd_read_body(struct dp_req *rq, struct dp_buf *out, size_t max, struct dp_err *err);

@@ -44,7 +44,7 @@
 #define DP_BAKE_KEY_BYTES         24  /* random bytes of the bake key (hex on the wire) */
 
 /* What the bake-time user-data carries: cloudinit's struct cloudinit_bake, mirrored here (infra
- * does not link cloudinit; the program's renderer converts). */
+ * does not link cloudinit; cloudinit_render_snapshot_doc converts). */
 struct dp_snapshot_doc {
     const char *agent_url;
     const char *agent_sha256;

@@ -15,15 +15,6 @@ static struct dp_ctr_scope scope(struct agent *ag)
     return s;
 }
 
-/* Answers a JSON result or the error. */
-static int answer(struct dp_req *rq, int status, dp_rc rc, json_t *out, const struct dp_err *err)
-{
-    int st = rc ? dp_httpd_send_err(rq, err) : dp_httpd_send_json(rq, status, out);
-
-    json_decref(out);
-    return st;
-}
-
 int agent_h_run(struct dp_req *rq)
 {
     struct agent *ag = rq->app;
@@ -40,7 +31,7 @@ int agent_h_run(struct dp_req *rq)
                    json_string_value(json_object_get(out, "name")));
     }
     json_decref(req);
-    return answer(rq, 201, rc, out, &err);
+    return dp_httpd_answer(rq, 201, rc, out, &err);
 }
 
 int agent_h_list(struct dp_req *rq)
@@ -51,7 +42,7 @@ int agent_h_list(struct dp_req *rq)
     json_t *out = NULL;
     dp_rc rc = dp_ctr_list(&out, &s, &err);
 
-    return answer(rq, 200, rc, out, &err);
+    return dp_httpd_answer(rq, 200, rc, out, &err);
 }
 
 int agent_h_inspect(struct dp_req *rq)
@@ -62,7 +53,7 @@ int agent_h_inspect(struct dp_req *rq)
     json_t *out = NULL;
     dp_rc rc = dp_ctr_inspect(&out, &s, rq->params[0], &err);
 
-    return answer(rq, 200, rc, out, &err);
+    return dp_httpd_answer(rq, 200, rc, out, &err);
 }
 
 static int act(struct dp_req *rq, enum dp_ctr_action a)
@@ -76,7 +67,7 @@ static int act(struct dp_req *rq, enum dp_ctr_action a)
     if (rc == DP_OK)
         dp_log(DP_LOG_INFO, &rq->log, "container %s %s", rq->params[0],
                json_string_value(json_object_get(out, "state")));
-    return answer(rq, 200, rc, out, &err);
+    return dp_httpd_answer(rq, 200, rc, out, &err);
 }
 
 int agent_h_start(struct dp_req *rq)

@@ -177,8 +177,9 @@ if port_taken "$PORT"; then
 fi
 URL=http://127.0.0.1:$PORT
 CTL_FLAGS=(--listen "127.0.0.1:$PORT" --db "$STATE/controller.db" --spool-dir "$STATE/spool" --static "$ROOT/static")
-# Generated Dockerfiles for static sites start from the local busybox image (no internet here).
-[ -n "$SIMULATED" ] && CTL_FLAGS+=(--base-image-static "$DEMO_BASE")
+# Generated Dockerfiles for static sites start from the local busybox image (no internet here);
+# the Deploy view starts with the demo image in its Image field.
+[ -n "$SIMULATED" ] && CTL_FLAGS+=(--base-image-static "$DEMO_BASE" --example-image "$DEMO_IMAGE")
 env DO_TOKEN="$DO_TOKEN" ${DO_API_URL:+DO_API_URL="$DO_API_URL"} CONTROLLER_ADMIN_PASSWORD="$ADMIN_PW" \
     "$BIN/controller" "${CTL_FLAGS[@]}" ${CTL_EXTRA[@]+"${CTL_EXTRA[@]}"} >>"$STATE/controller.log" 2>&1 &
 CTL_PID=$!
@@ -241,16 +242,21 @@ files (PowerShell 5 and 7 pass quotes inside arguments differently), e.g.:
 MSG
 if [ -n "$SIMULATED" ]; then
     cat <<MSG
-Or in the browser: open the dashboard, $URL/, and log in as admin with the password
-above. Under Servers press Provision; under Deploy give a Name, Port 8080 and the Image
-$DEMO_IMAGE, select the new server (or ask for 1 new server) and press Deploy: the log
-streams beside each server's progress, and the app answers at http://<server address>:8080/.
+In the browser: under Servers press Provision (a simulated server is up in seconds); under
+Deploy give a Name and Port 8080 (the Image field holds $DEMO_IMAGE), select the new server (or ask
+for 1 new server) and press Deploy: the log streams beside each server's progress, and the app
+answers at http://<server address>:8080/.
 
 MSG
-else
-    echo "Or in the browser: open the dashboard, $URL/, and log in as admin with the password above."
-    echo
 fi
+cat <<MSG
+Open the dashboard and log in:
+
+  $URL/
+  Username: admin
+  Password: $ADMIN_PW
+
+MSG
 
 # Until Ctrl-C, or until one of them stops by itself.
 pids=("$CTL_PID")

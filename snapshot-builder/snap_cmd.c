@@ -38,24 +38,6 @@ static int exit_for_err(const struct dp_err *err)
     return snap_exit_for(err->rc);
 }
 
-/* cloudinit's bake-time renderer in the shape the snapshot service expects. */
-static dp_rc render_bake(void *ud, struct dp_buf *out, const struct dp_snapshot_doc *in,
-                         struct dp_err *err)
-{
-    struct cloudinit_bake b = {.agent_url = in->agent_url,
-                               .agent_sha256 = in->agent_sha256,
-                               .bake_key = in->bake_key,
-                               .allow = in->allow,
-                               .nallow = in->nallow,
-                               .ssh_allow = in->ssh_allow,
-                               .nssh = in->nssh,
-                               .packages = in->packages,
-                               .npackages = in->npackages};
-
-    (void)ud;
-    return cloudinit_bake_render(out, &b, err);
-}
-
 /* ---- bake options from the flags ---- */
 
 struct bake_setup {
@@ -196,7 +178,8 @@ static int finish_bake(struct snap *s, dp_rc rc, struct dp_snapshot_result *res,
 int snap_cmd_bake(struct snap *s)
 {
     struct bake_setup *b = calloc(1, sizeof(*b));
-    struct dp_snapshot_env env = {.cloud = s->cloud, .render = render_bake, .pr = &s->pr};
+    struct dp_snapshot_env env = {
+        .cloud = s->cloud, .render = cloudinit_render_snapshot_doc, .pr = &s->pr};
     struct dp_snapshot_result res = {0};
     struct dp_err err = {0};
     int code;
@@ -216,7 +199,8 @@ int snap_cmd_bake(struct snap *s)
 int snap_cmd_rebuild(struct snap *s)
 {
     struct bake_setup *b = calloc(1, sizeof(*b));
-    struct dp_snapshot_env env = {.cloud = s->cloud, .render = render_bake, .pr = &s->pr};
+    struct dp_snapshot_env env = {
+        .cloud = s->cloud, .render = cloudinit_render_snapshot_doc, .pr = &s->pr};
     struct dp_snapshot_result res = {0};
     struct dp_err err = {0};
     int code;

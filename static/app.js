@@ -16,6 +16,7 @@ const state = {
   expected: '', // the agent version the controller expects, from GET /version
   servers: null, // GET /infra/servers, loaded once per visit; filters work on this copy
   snapshots: null,
+  sizes: null, // GET /infra/sizes, cheapest first
   setup: null,
   view: '',
   deploy: null, // the deploy running in the Deploy view: {abort, id}
@@ -553,12 +554,14 @@ async function logout() {
 
 async function ensureSnapshots(force) {
   if (!state.snapshots || force) {
-    const [list, setup] = await Promise.all([
+    const [list, setup, sizes] = await Promise.all([
       api('GET', '/infra/snapshots'),
       api('GET', '/infra/setup/status').catch(() => null),
+      state.sizes ? null : api('GET', '/infra/sizes').catch(() => null),
     ]);
     state.snapshots = Array.isArray(list.snapshots) ? list.snapshots : [];
     state.setup = setup;
+    if (sizes && Array.isArray(sizes.sizes)) state.sizes = sizes.sizes;
   }
   return state.snapshots;
 }
@@ -573,12 +576,10 @@ function preferredSnapshot() {
 }
 
 // Fills Snapshot, Region and Size: the newest current snapshot, its first region, and the
-// smallest size that holds it (the controller picks that size when none is named: the API
-// lists no sizes, so the other choices are the sizes the servers already use).
+// smallest size that holds it there (the sizes come cheapest first; the controller would pick
+// the same one for a plan without a size).
 function fillPlan(prefix) {
   const snapSel = $(`${prefix}-snapshot`);
-  const regionSel = $(`${prefix}-region`);
-  const sizeSel = $(`${prefix}-size`);
   const snaps = state.snapshots || [];
   const keep = snapSel.value;
   const pick = preferredSnapshot();
@@ -590,20 +591,48 @@ function fillPlan(prefix) {
   if (keep && snaps.some((s) => String(s.id) === keep)) snapSel.value = keep;
   else if (pick) snapSel.value = String(pick.id);
   fillRegions(prefix);
-  const sizes = [...new Set((state.servers || []).map((s) => s.size).filter(Boolean))].sort();
-  const keepSize = sizeSel.value;
-  sizeSel.replaceChildren(h('option', { value: '', text: 'Smallest that fits' }),
-    ...sizes.map((z) => h('option', { value: z, text: z })));
-  if (sizes.includes(keepSize)) sizeSel.value = keepSize;
+}
+
+function chosenSnapshot(prefix) {
+  const id = $(`${prefix}-snapshot`).value;
+  return (state.snapshots || []).find((s) => String(s.id) === id) || null;
 }
 
 function fillRegions(prefix) {
-  const snapSel = $(`${prefix}-snapshot`);
   const regionSel = $(`${prefix}-region`);
-  const snap = (state.snapshots || []).find((s) => String(s.id) === snapSel.value);
+  const snap = chosenSnapshot(prefix);
   const regions = snap && Array.isArray(snap.regions) ? snap.regions : [];
+  const keep = regionSel.value;
   regionSel.replaceChildren(...regions.map((r) => h('option', { value: r, text: r })));
   if (!regions.length) regionSel.append(h('option', { value: '', text: 'The snapshot’s first region' }));
+  if (regions.includes(keep)) regionSel.value = keep;
+  fillSizes(prefix);
+}
+
+function sizeText(z) {
+  const gb = (mb) => (mb >= 1024 ? `${mb / 1024} GB` : `${mb} MB`);
+  const parts = [z.slug];
+  if (typeof z.vcpus === 'number') parts.push(`${z.vcpus} vCPU`);
+  if (typeof z.memory === 'number') parts.push(gb(z.memory));
+  if (typeof z.disk === 'number') parts.push(`${z.disk} GB disk`);
+  if (typeof z.price_monthly === 'number') parts.push(`$${z.price_monthly}/mo`);
+  return parts.join(' · ');
+}
+
+// The sizes offered in the chosen region whose disk holds the snapshot, cheapest first; the
+// first is preselected unless the user picked another that still fits.
+function fillSizes(prefix) {
+  const sizeSel = $(`${prefix}-size`);
+  const snap = chosenSnapshot(prefix);
+  const region = $(`${prefix}-region`).value || (snap && snap.regions && snap.regions[0]) || '';
+  const minDisk = (snap && Number(snap.min_disk_size)) || 0;
+  const fits = (state.sizes || []).filter((z) => (!region || (z.regions || []).includes(region)) && (Number(z.disk) || 0) >= minDisk);
+  const keep = sizeSel.value;
+  sizeSel.replaceChildren(...fits.map((z) => h('option', { value: z.slug, text: sizeText(z) })));
+  if (!fits.length) {
+    sizeSel.append(h('option', { value: '', text: state.sizes ? `No size in ${region || 'this region'} holds the snapshot` : 'Smallest that fits' }));
+  }
+  if (sizeSel.dataset.chosen === 'yes' && fits.some((z) => z.slug === keep)) sizeSel.value = keep;
 }
 
 function planOf(prefix) {
@@ -842,13 +871,24 @@ async function refreshTargets() {
 async function prepareDeploy() {
   showError('deploy-error', null);
   try {
-    const [ans] = await Promise.all([api('GET', '/infra/servers'), ensureSnapshots(true)]);
+    const [ans, settings] = await Promise.all([api('GET', '/infra/servers'),
+      api('GET', '/settings').catch(() => null), ensureSnapshots(true)]);
     state.servers = Array.isArray(ans.servers) ? ans.servers : [];
     fillTargets();
     fillPlan('deploy');
+    offerExampleImage(settings && settings.example_image);
   } catch (e) {
     showError('deploy-error', e);
   }
+}
+
+// The controller's example image (--example-image: the demo in the run command's registry)
+// goes into an empty Image field, so a first deploy needs only a name and a target.
+function offerExampleImage(image) {
+  const field = $('deploy-image');
+  if (!image || typeof image !== 'string') return;
+  if (!field.value) field.value = image;
+  say('deploy-image-hint', `${image} is this controller’s example image.`);
 }
 
 // "KEY=value" lines into an object; blank lines and # comments skipped.
@@ -1373,9 +1413,12 @@ function wire() {
   $('filter-region').addEventListener('change', renderServers);
   $('provision-form').addEventListener('submit', provision);
   $('provision-snapshot').addEventListener('change', () => fillRegions('provision'));
+  $('provision-region').addEventListener('change', () => fillSizes('provision'));
+  for (const p of ['provision', 'deploy']) $(`${p}-size`).addEventListener('change', (e) => { e.target.dataset.chosen = 'yes'; });
 
   $('deploy-source').addEventListener('change', chooseSource);
   $('deploy-snapshot').addEventListener('change', () => fillRegions('deploy'));
+  $('deploy-region').addEventListener('change', () => fillSizes('deploy'));
   $('deploy-form').addEventListener('submit', startDeploy);
   $('deploy-cancel').addEventListener('click', () => cancelDeploy(state.deploy && state.deploy.id, $('deploy-cancel'), 'deploy-status'));
 

@@ -16,6 +16,9 @@ done
 expect_eq "$("$DP_BIN/controller" --version)" "controller $(cat "$DP_SRC/VERSION")" "--version"
 rc=0; out=$("$DP_BIN/controller" --db relative.db 2>&1) || rc=$?
 expect_eq "$rc" 2 "relative --db refused"
+rc=0; out=$("$DP_BIN/controller" --db /nonexistent/x.db --example-image 'not an image!' 2>&1) || rc=$?
+expect_eq "$rc" 2 "a bad --example-image refused"
+expect_match "$out" "--example-image must be an image reference" "and said why"
 
 sim_start
 ctl_start
@@ -58,6 +61,7 @@ api GET /api/v1/settings
 expect_json .do_token_set true "token is set"
 expect_json .do_token_source environment "token from the environment"
 expect_no_match "$BODY" "$DO_TOKEN" "settings do not show the token"
+expect_json .example_image "" "no example image unless --example-image"
 api PUT /api/v1/settings -d '{"do_token":"dop_v1_other"}'
 expect_json .restart_required true "saving a token says it needs a restart"
 
@@ -94,6 +98,17 @@ expect_json '.snapshots | length' 1 "one snapshot"
 expect_json '.snapshots[0].agent_version' "$(cat "$DP_SRC/VERSION")" "its agent version"
 api POST /api/v1/infra/setup/init/stream -d '{"regions":"sfo3"}'
 expect_status 400 "a bake request is checked before anything starts (tests/it/snapshot_controller.sh bakes)"
+# Sizes: what DigitalOcean offers now, cheapest first, trimmed to what choosing one needs.
+api GET /api/v1/infra/sizes
+expect_status 200 "sizes"
+want=$(curl -s -H "Authorization: Bearer $DO_TOKEN" "$SIM_URL/v2/sizes?per_page=200" |
+    jq -c '[.sizes[] | select(.available) | .slug] | sort')
+expect_eq "$(jq -c '[.sizes[].slug] | sort' <<<"$BODY")" "$want" "every available size, none other"
+expect_json '[.sizes[].price_monthly] == ([.sizes[].price_monthly] | sort)' true "cheapest first"
+expect_json '[.sizes[] | keys | sort | join(",")] | unique | join(" ")' \
+    "description,disk,memory,price_monthly,regions,slug,vcpus" "each size says slug, disk, price, regions"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$CTL_URL/api/v1/infra/sizes")
+expect_eq "$code" 401 "sizes need a login"
 servers_up 2
 api GET /api/v1/infra/servers
 expect_json '[.servers[] | select(.image.name | startswith("base-docker-debian12-agent-"))] | length' 2 "servers carry their image"

@@ -18,6 +18,8 @@ const IMAGE = env('DEMO_IMAGE');
 const VERSION = env('EXPECTED_VERSION');
 const CODE_ZIP = env('CODE_ZIP');
 const SIM_URL = env('SIM_URL');
+const GIT_URL = env('GIT_URL');
+const GIT_TOKEN = env('GIT_TOKEN');
 const simFaults = (f) => fetch(`${SIM_URL}/_sim/faults`, { method: 'POST', body: JSON.stringify(f) });
 const DEADLINE_MS = Number(process.env.BROWSER_DEADLINE_MS || 150000);
 
@@ -57,6 +59,18 @@ const dialogs = [];
 let confirmYes = false;
 page.on('dialog', (d) => { dialogs.push(d.message()); if (confirmYes) d.accept(); else d.dismiss(); });
 const serverListRequests = () => requests.filter((r) => r === 'GET /api/v1/infra/servers').length;
+
+// The cheapest size offered in region whose disk holds the newest base snapshot, worked out
+// here from the API's lists (the page's choice is checked against it).
+const smallestFit = (region) => page.evaluate(async (r) => {
+  const headers = { Authorization: `Bearer ${sessionStorage.getItem('deploy-infra.token')}` };
+  const get = async (path) => (await fetch(`/api/v1${path}`, { headers })).json();
+  const [{ sizes }, { snapshots }] = await Promise.all([get('/infra/sizes'), get('/infra/snapshots')]);
+  const snap = snapshots.find((x) => x.name.startsWith('base-docker-debian12-agent-'));
+  const fits = sizes.filter((z) => z.regions.includes(r) && z.disk >= snap.min_disk_size);
+  fits.sort((a, b) => a.price_monthly - b.price_monthly);
+  return fits.length ? fits[0].slug : '';
+}, region);
 
 // Only 401s from the wrong password and from the stale token below are expected on the console.
 const expected401 = (e) => /401/.test(e) && /Failed to load resource/.test(e);
@@ -110,14 +124,20 @@ try {
   check(regions.length >= 2 && regions.includes('sfo3'), `the snapshot's regions are offered (${regions})`);
   const [firstRegion, otherRegion] = regions;
   eq(await servers.getByLabel('Region', { exact: true }).inputValue(), firstRegion, "the snapshot's first region is preselected");
-  eq(await servers.getByLabel('Size', { exact: true }).inputValue(), '', 'the size defaults to the smallest that fits');
+  const fit1 = await smallestFit(firstRegion);
+  check(fit1 !== '', `some size in ${firstRegion} holds the snapshot`);
+  eq(await servers.getByLabel('Size', { exact: true }).inputValue(), fit1, 'the smallest size that holds the snapshot is preselected');
+  check(await servers.locator('#provision-size option').count() > 1, 'the other sizes that fit are offered');
   await servers.getByLabel('Count', { exact: true }).fill('1');
   await servers.getByRole('button', { name: 'Provision' }).click();
   await page.getByText(new RegExp(`Creating 1 server in ${firstRegion}`)).waitFor();
   await servers.getByLabel('Region', { exact: true }).selectOption(otherRegion);
+  const fit2 = await smallestFit(otherRegion);
+  eq(await servers.getByLabel('Size', { exact: true }).inputValue(), fit2, `the size follows the region (${otherRegion})`);
   await servers.getByRole('button', { name: 'Provision' }).click();
   await page.getByText(new RegExp(`Creating 1 server in ${otherRegion}`)).waitFor();
   out.regions = [firstRegion, otherRegion];
+  out.sizes = [fit1, fit2];
   await page.waitForFunction(() => {
     const trs = [...document.querySelectorAll('#servers-body tr')];
     return trs.length === 2 && trs.every((tr) => tr.dataset.ip && tr.children[4].textContent === 'active');
@@ -170,14 +190,14 @@ try {
   await deploy.getByLabel('Source', { exact: true }).selectOption('code');
   check(await deploy.getByLabel('Code', { exact: true }).isVisible(), 'the code source shows Code');
   await deploy.getByLabel('Source', { exact: true }).selectOption('image');
-  await deploy.getByLabel('Image', { exact: true }).fill(IMAGE);
+  eq(await deploy.getByLabel('Image', { exact: true }).inputValue(), IMAGE, "the controller's example image is offered");
   await deploy.getByLabel('Environment variables', { exact: true }).fill('GREETING=hello\n# a comment\nMODE=test');
   await deploy.getByLabel('Target servers', { exact: true }).selectOption(ips);
   await deploy.getByLabel('New servers', { exact: true }).fill('0');
   const snapOpt = await deploy.getByLabel('Snapshot', { exact: true }).evaluate((s) => s.selectedOptions[0] && s.selectedOptions[0].textContent);
   check(/^base-docker-debian12-agent-/.test(snapOpt || ''), `the newest current snapshot is preselected (${snapOpt})`);
   eq(await deploy.getByLabel('Region', { exact: true }).inputValue(), firstRegion, 'its first region is preselected');
-  eq(await deploy.getByLabel('Size', { exact: true }).inputValue(), '', 'the smallest size that fits is preselected');
+  eq(await deploy.getByLabel('Size', { exact: true }).inputValue(), await smallestFit(firstRegion), 'the smallest size that fits is preselected');
   await deploy.getByRole('button', { name: 'Deploy', exact: true }).click();
   const log = deploy.locator('#deploy-log');
   await log.getByText(/^done: /).waitFor({ timeout: 90000 });
@@ -219,6 +239,35 @@ try {
   check(/^done: succeeded on 1 of 1 server\b/.test(done2), `the code deploy succeeded (${done2})`);
   check(/step: building/.test(await log.textContent()), 'the code was built');
   out.code_deployment_id = Number((/^started deployment (\d+)/.exec((await log.textContent()) || '') || [])[1]);
+
+  // ---- A token-protected git repository, deployed to one new server made for the deploy: the
+  // rows go from provisioning to running, and the token never shows.
+  step('deploy git to a new server');
+  await deploy.getByLabel('Name', { exact: true }).fill('repo');
+  await deploy.getByLabel('Port', { exact: true }).fill('8080');
+  await deploy.getByLabel('Source', { exact: true }).selectOption('git');
+  await deploy.getByLabel('Git URL', { exact: true }).fill(GIT_URL);
+  await deploy.getByLabel('Git branch', { exact: true }).fill('main');
+  await deploy.getByLabel('Git token', { exact: true }).fill(GIT_TOKEN);
+  await deploy.getByLabel('Target servers', { exact: true }).selectOption([]);
+  await deploy.getByLabel('New servers', { exact: true }).fill('1');
+  await deploy.getByRole('button', { name: 'Deploy', exact: true }).click();
+  await page.waitForFunction((prev) => {
+    const m = /^started deployment (\d+)/.exec(document.getElementById('deploy-log').textContent);
+    return m && Number(m[1]) !== prev;
+  }, out.code_deployment_id);
+  await log.getByText(/^done: /).waitFor({ timeout: 90000 });
+  const done4 = await log.getByText(/^done: /).textContent();
+  check(/^done: succeeded on 1 of 1 server\b/.test(done4), `the git deploy to a new server succeeded (${done4})`);
+  const gitLog = await log.textContent();
+  for (const st of ['provisioning', 'waiting for agent', 'cloning', 'building', 'starting']) {
+    check(gitLog.includes(`step: ${st}`), `the git deploy's log shows the step ${st}`);
+  }
+  check(!gitLog.includes(GIT_TOKEN) && !(await page.content()).includes(GIT_TOKEN.slice(4)), 'the git token shows nowhere in the page');
+  const gitRows = await deploy.locator('#deploy-rows li').evaluateAll((lis) => lis.map((li) => [li.dataset.server, li.dataset.step]));
+  eq(gitRows.map((r) => r[1]).join(','), 'created,running', `the new server's rows end created and running (${gitRows})`);
+  out.git_ip = (gitRows.find((r) => r[0] !== 'new') || [])[0] || '';
+  await deploy.getByLabel('Git token', { exact: true }).fill('');
 
   // ---- Every control has a visible label and an accessible name.
   const unlabeled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
@@ -312,9 +361,8 @@ try {
   check(/^Delete deployment \d+ of site\?/.test(dialogs[dialogs.length - 1] || ''), `deleting a deployment asks first (${dialogs})`);
 
   // ---- Cancel: a deploy to a new server, held up by a slowed-down cloud (its droplet takes 4 s
-  // to be active), is canceled from the page with the id of its first event; the log ends with
-  // done, failed: canceled. (The controller notices the cancel once the droplet is active: its
-  // wait for droplets has no cancel check.)
+  // to be active), is canceled from the page with the id of its first event while the droplet
+  // boots; the log says the server stays and ends with done, failed: canceled.
   step('cancel');
   await simFaults({ slow_actions: 4 });
   await page.getByRole('navigation').getByRole('link', { name: 'Deploy', exact: true }).click();
@@ -332,6 +380,7 @@ try {
   await log.getByText(/^done: /).waitFor({ timeout: 30000 });
   const done3 = await log.getByText(/^done: /).textContent();
   check(/^done: failed: canceled/.test(done3), `the canceled deploy ends so (${done3})`);
+  check(/will keep booting and stay listed under Servers/.test(await log.textContent()), 'the log says the new server stays');
   await simFaults({ slow_actions: 1 });
 
   // ---- An expired token sends the page back to the login; logging out clears the token.

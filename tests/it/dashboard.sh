@@ -4,7 +4,8 @@
 # snapshot. The browser logs in (a wrong password first), bakes the base snapshot from the Setup
 # with its live log, provisions two servers in two regions, filters them by region and snapshot
 # without a request, asks one agent's health, deploys the demo image to both and watches the log
-# reach done, uploads a zip of code to one, shows the credentials, transfers the snapshot,
+# reach done, uploads a zip of code to one, deploys a token-protected git repository to a new
+# server made for the deploy, shows the credentials, transfers the snapshot,
 # replays the image deployment's log through a dropped connection (Last-Event-ID), restarts it,
 # deletes the code deployment, and is sent back to the login by a stale token. This side then
 # checks what the browser did: the image app answers on both servers' addresses, the code app is
@@ -17,6 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$DP_SRC/tests/it/ctl_lib.sh"
 . "$DP_SRC/tests/it/snap_lib.sh"
+. "$DP_SRC/tests/world/git_servers.sh"
 it_init dashboard
 
 PLAYWRIGHT_VERSION=1.61.1 # the newest playwright-core that still runs on Debian 12's node 18
@@ -41,6 +43,7 @@ browser_stop() {
 dashboard_cleanup() {
     local sim_id='' id
     browser_stop
+    git_world_stop
     [ -n "$SIM_PID" ] && sim_id=$(curl -s --max-time 5 "$SIM_URL/_sim/state" | jq -r .sim_id 2>/dev/null)
     ctl_cleanup
     # What the simulated servers' agents left in the shared Docker engine: the demo image they
@@ -104,9 +107,15 @@ expect_eq "$(pw_version)" "$PLAYWRIGHT_VERSION" "the pinned playwright-core is t
 registry_start reg
 REG_ADDR=$reg_ADDR
 snap_sim_start
-ctl_start
-ctl_login
 IMG=$(demo_image web "dashboard-v1")
+# A token-protected repository over HTTPS; new servers' agents trust its CA from provisioning.
+git_world_init "$T/git"
+GIT_TOKEN="ghp_$(openssl rand -hex 20)"
+git_repo_make app
+git_tls_make
+git_https_start "$GIT_TOKEN"
+ctl_start --example-image "$IMG" --git-ca-file "$GW_CA" # the example image: as in the run command
+ctl_login
 mkdir -p "$T/site/www"
 echo "site-v1" >"$T/site/www/index.html"
 printf 'FROM %s\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8082", "-h", "/www"]\n' "$TEST_IMAGE" >"$T/site/Dockerfile"
@@ -127,7 +136,8 @@ ok
 
 # --- The browser run.
 CTL_URL=$CTL_URL OUT=$T PW_PREFIX=$PW_PREFIX ADMIN_PW=$ADMIN_PW DEMO_IMAGE=$IMG EXPECTED_VERSION=$VERSION \
-    CODE_ZIP=$T/site.zip SIM_URL=$SIM_URL setsid node "$DP_SRC/tests/it/dashboard.mjs" >"$T/browser.log" 2>&1 &
+    CODE_ZIP=$T/site.zip SIM_URL=$SIM_URL GIT_URL="https://127.0.0.1:$GIT_HTTPS_PORT/app.git" \
+    GIT_TOKEN=$GIT_TOKEN setsid node "$DP_SRC/tests/it/dashboard.mjs" >"$T/browser.log" 2>&1 &
 BROWSER_PID=$!
 rc=0
 wait "$BROWSER_PID" || rc=$?
@@ -154,12 +164,19 @@ BODY=$(jq --argjson ips "$(jq -c '.ips // []' "$T/browser.json")" \
     '.servers |= map(select(.ip as $ip | $ips | index($ip)))' <<<"$BODY") # not the canceled deploy's
 expect_eq "$(jq -r '[.servers[].region] | sort | join(",")' <<<"$BODY")" \
     "$(jq -r '.regions // [] | sort | join(",")' "$T/browser.json")" "the two servers are in the regions the page chose"
+expect_eq "$(jq -r '[.servers[] | "\(.region)=\(.size)"] | sort | join(",")' <<<"$BODY")" \
+    "$(jq -r '[.regions, .sizes] | transpose | map("\(.[0])=\(.[1])") | sort | join(",")' "$T/browser.json")" \
+    "each server has the size the page preselected for its region"
 expect_eq "$(jq -r '[.servers[].image.name] | unique | join(",")' <<<"$BODY")" "$BASE_NAME" \
     "the servers run the snapshot the page baked"
 if [ "${#IPS[@]}" -gt 0 ]; then
     expect_eq "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://${IPS[0]}:8082/")" 000 \
         "the code app deleted from the page is gone"
 fi
+GIT_IP=$(jq -r '.git_ip // ""' "$T/browser.json")
+expect_match "$GIT_IP" '^127\.' "the git deploy made a new server"
+[ -n "$GIT_IP" ] && expect_eq "$(curl -s --max-time 5 "http://$GIT_IP:8080/app.txt")" main \
+    "the app built from the repository's main branch answers on the new server"
 CODE_DEP=$(jq -r '.code_deployment_id // 0' "$T/browser.json")
 api GET "/api/v1/deployments/$CODE_DEP"
 expect_status 404 "the deleted deployment's record is gone"
