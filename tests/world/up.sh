@@ -14,7 +14,9 @@ echo $((users + 1)) >"$DP_WORLD/users"
 if ! docker_ping; then
     echo "world: no Docker engine answers on $DOCKER_SOCK; starting dockerd"
     # 9>&-: dockerd outlives this script and must not inherit the lock, or down.sh waits forever.
-    nohup dockerd >"$DP_WORLD/dockerd.log" 2>&1 9>&- &
+    # setsid: a session of its own, so a Ctrl-C meant for the run command (its process group)
+    # does not stop the engine while the simulator is still removing its containers.
+    setsid nohup dockerd >"$DP_WORLD/dockerd.log" 2>&1 9>&- &
     echo $! >"$DP_WORLD/dockerd.pid"
     for _ in $(seq 1 60); do
         docker_ping && break
