@@ -40,7 +40,8 @@ struct ctl {
     int spool_lock;   /* holds the spool folder's lock while we run (0: not taken) */
     struct dp_dockerfile_bases bases; /* from the flags, defaults where none */
     atomic_bool stopping;
-    atomic_bool baking; /* one bake at a time: each deletes leftover bake droplets first */
+    struct dp_memo *listing; /* GET /infra/servers, shared for a moment (dp_fleet) */
+    atomic_bool baking;      /* one bake at a time: each deletes leftover bake droplets first */
     struct ctl_metrics metrics;
 };
 

@@ -196,7 +196,12 @@ static int ctl_prepare(struct ctl *c, struct dp_logctx *lc)
         dp_log(DP_LOG_ERROR, lc, "out of memory");
         return -1;
     }
-    c->env.fleet = (struct dp_fleet){c->store, c->cloud, c->do_token, render_user_data, c};
+    if (dp_memo_new(&c->listing, DP_FLEET_LISTING_TTL_MS)) {
+        dp_log(DP_LOG_ERROR, lc, "out of memory");
+        return -1;
+    }
+    c->env.fleet =
+        (struct dp_fleet){c->store, c->cloud, c->do_token, render_user_data, c, c->listing};
     c->env.events = c->events;
     c->env.parallel = c->conf.deploy_parallel;
     c->env.agent_stall_ms = (long)c->conf.agent_stall_s * 1000;
@@ -252,6 +257,7 @@ static void ctl_free(struct ctl *c)
     dp_events_free(c->events);
     dp_authgate_free(c->login_gate);
     dp_do_free(c->cloud);
+    dp_memo_free(c->listing);
     dp_store_close(c->store);
     if (c->spool_lock > 0)
         close(c->spool_lock);

@@ -284,6 +284,7 @@ dp_rc dp_fleet_create(const struct dp_fleet *f, const struct dp_fleet_plan *p,
 
         rc = create_batch(f, p, user, prefix, &base, from, k, *made, err);
     }
+    dp_memo_forget(f->listing);
     return rc;
 }
 
@@ -355,8 +356,9 @@ static dp_rc servers_from_store(json_t *list, const struct dp_fleet *f, struct d
     return rc;
 }
 
-dp_rc dp_fleet_servers(json_t **out, const struct dp_fleet *f, struct dp_err *err)
+static dp_rc list_servers(json_t **out, void *ud, struct dp_err *err)
 {
+    const struct dp_fleet *f = ud;
     json_t *drops = NULL, *list = json_array(), *d;
     size_t i;
     dp_rc rc;
@@ -377,6 +379,13 @@ dp_rc dp_fleet_servers(json_t **out, const struct dp_fleet *f, struct dp_err *er
     return rc;
 }
 
+dp_rc dp_fleet_servers(json_t **out, const struct dp_fleet *f, struct dp_err *err)
+{
+    if (!f->listing)
+        return list_servers(out, (void *)f, err);
+    return dp_memo_get(f->listing, out, list_servers, (void *)f, err);
+}
+
 dp_rc dp_fleet_delete(const struct dp_fleet *f, long long droplet_id, struct dp_err *err)
 {
     dp_rc rc = need_cloud(f, err);
@@ -385,6 +394,7 @@ dp_rc dp_fleet_delete(const struct dp_fleet *f, long long droplet_id, struct dp_
         rc = dp_do_droplet_delete(f->cloud, droplet_id, false, err);
     if (!rc)
         rc = dp_store_server_delete(f->store, droplet_id, err);
+    dp_memo_forget(f->listing);
     return rc == DP_ENOTFOUND ? DP_OK : rc;
 }
 

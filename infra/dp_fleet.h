@@ -7,6 +7,7 @@
 #include "dp_buf.h"
 #include "dp_do.h"
 #include "dp_err.h"
+#include "dp_memo.h"
 #include "dp_snapshot.h"
 #include "dp_store.h"
 
@@ -24,8 +25,13 @@ struct dp_fleet {
     struct dp_do_client *cloud; /* NULL: no DigitalOcean */
     const char *do_token;       /* derives agent keys; never logged */
     dp_render_user_data_fn render;
-    void *render_ud; /* what render needs besides (the program's context) */
+    void *render_ud;         /* what render needs besides (the program's context) */
+    struct dp_memo *listing; /* shares server listings for a moment (NULL: each asks the cloud) */
 };
+
+/* How long a server listing is shared: a page polling new servers, or many pages at once, cost
+ * DigitalOcean one listing per this (its limit is 250 requests a minute per token). */
+#define DP_FLEET_LISTING_TTL_MS 2000
 
 /* Where new servers go: a snapshot (the newest base one unless snapshot_id is given), its first
  * region unless region is given, the cheapest size that holds it unless size is given. */
@@ -52,7 +58,8 @@ dp_rc dp_fleet_create(const struct dp_fleet *f, const struct dp_fleet_plan *p,
                       size_t ntags, int n, json_t **made, struct dp_err *err);
 
 /* Every server: DigitalOcean's managed droplets merged with the store (addresses and status
- * refreshed there). {"servers":[{"id","name","ip","region","size","status","image":{"id","name"},
+ * refreshed there), shared through f->listing when set (forgotten on create and delete).
+ * {"servers":[{"id","name","ip","region","size","status","image":{"id","name"},
  * "agent_version","managed_here","created_at"}]}. Without DigitalOcean, the store's view. */
 dp_rc dp_fleet_servers(json_t **out, const struct dp_fleet *f, struct dp_err *err);
 
