@@ -843,6 +843,12 @@ async function watchNewServers(ids) {
 
 // ---------------------------------------------------------------- Deploy
 
+// Snapshot, Region and Size shape new servers only: off while New servers is 0.
+function planForNew() {
+  const n = Number($('deploy-new-count').value.trim() || '0');
+  for (const f of ['snapshot', 'region', 'size']) $(`deploy-${f}`).disabled = !(n > 0);
+}
+
 function chooseSource() {
   const v = $('deploy-source').value;
   for (const s of ['image', 'git', 'code']) $(`source-${s}`).hidden = s !== v;
@@ -1420,6 +1426,7 @@ function wire() {
   $('deploy-snapshot').addEventListener('change', () => fillRegions('deploy'));
   $('deploy-region').addEventListener('change', () => fillSizes('deploy'));
   $('deploy-form').addEventListener('submit', startDeploy);
+  $('deploy-new-count').addEventListener('input', planForNew);
   $('deploy-cancel').addEventListener('click', () => cancelDeploy(state.deploy && state.deploy.id, $('deploy-cancel'), 'deploy-status'));
 
   $('deployments-refresh').addEventListener('click', loadDeployments);
@@ -1435,6 +1442,7 @@ function wire() {
   $('creds-copy-curl').addEventListener('click', () => copyFrom('creds-curl', 'curl'));
   $('creds-copy-curl-exe').addEventListener('click', () => copyFrom('creds-curl-exe', 'curl.exe'));
   chooseSource();
+  planForNew();
 }
 
 wire();

@@ -198,6 +198,7 @@ try {
   check(/^base-docker-debian12-agent-/.test(snapOpt || ''), `the newest current snapshot is preselected (${snapOpt})`);
   eq(await deploy.getByLabel('Region', { exact: true }).inputValue(), firstRegion, 'its first region is preselected');
   eq(await deploy.getByLabel('Size', { exact: true }).inputValue(), await smallestFit(firstRegion), 'the smallest size that fits is preselected');
+  check(await deploy.getByLabel('Size', { exact: true }).isDisabled(), 'the plan for new servers is off while New servers is 0');
   await deploy.getByRole('button', { name: 'Deploy', exact: true }).click();
   const log = deploy.locator('#deploy-log');
   await log.getByText(/^done: /).waitFor({ timeout: 90000 });
@@ -251,6 +252,7 @@ try {
   await deploy.getByLabel('Git token', { exact: true }).fill(GIT_TOKEN);
   await deploy.getByLabel('Target servers', { exact: true }).selectOption([]);
   await deploy.getByLabel('New servers', { exact: true }).fill('1');
+  check(await deploy.getByLabel('Snapshot', { exact: true }).isEnabled(), 'the plan for new servers is on once New servers is 1');
   await deploy.getByRole('button', { name: 'Deploy', exact: true }).click();
   await page.waitForFunction((prev) => {
     const m = /^started deployment (\d+)/.exec(document.getElementById('deploy-log').textContent);
