@@ -175,7 +175,8 @@ static int finish_bake(struct snap *s, dp_rc rc, struct dp_snapshot_result *res,
     return rc ? exit_for_err(err) : SNAP_EXIT_OK;
 }
 
-int snap_cmd_bake(struct snap *s)
+/* A bake (base or custom) or a rebuild (a base bake that then deletes older base snapshots). */
+static int bake_or_rebuild(struct snap *s, enum dp_snapshot_kind kind, bool rebuild)
 {
     struct bake_setup *b = calloc(1, sizeof(*b));
     struct dp_snapshot_env env = {
@@ -187,34 +188,25 @@ int snap_cmd_bake(struct snap *s)
 
     if (!b)
         return SNAP_EXIT_FAILED;
-    code = bake_setup(s, b, s->cmd == SNAP_BAKE_CUSTOM ? DP_SNAPSHOT_CUSTOM : DP_SNAPSHOT_BASE);
+    code = bake_setup(s, b, kind);
     if (code == SNAP_EXIT_OK) {
-        rc = dp_snapshot_bake(&res, &env, &b->o, &err);
-        code = finish_bake(s, rc, &res, &err, false);
+        rc = rebuild ? dp_snapshot_rebuild(&res, &env, &b->o, &err)
+                     : dp_snapshot_bake(&res, &env, &b->o, &err);
+        code = finish_bake(s, rc, &res, &err, rebuild);
     }
     free(b);
     return code;
 }
 
+int snap_cmd_bake(struct snap *s)
+{
+    return bake_or_rebuild(s, s->cmd == SNAP_BAKE_CUSTOM ? DP_SNAPSHOT_CUSTOM : DP_SNAPSHOT_BASE,
+                           false);
+}
+
 int snap_cmd_rebuild(struct snap *s)
 {
-    struct bake_setup *b = calloc(1, sizeof(*b));
-    struct dp_snapshot_env env = {
-        .cloud = s->cloud, .render = cloudinit_render_snapshot_doc, .pr = &s->pr};
-    struct dp_snapshot_result res = {0};
-    struct dp_err err = {0};
-    int code;
-    dp_rc rc;
-
-    if (!b)
-        return SNAP_EXIT_FAILED;
-    code = bake_setup(s, b, DP_SNAPSHOT_BASE);
-    if (code == SNAP_EXIT_OK) {
-        rc = dp_snapshot_rebuild(&res, &env, &b->o, &err);
-        code = finish_bake(s, rc, &res, &err, true);
-    }
-    free(b);
-    return code;
+    return bake_or_rebuild(s, DP_SNAPSHOT_BASE, true);
 }
 
 static void human_list(const json_t *answer, FILE *f)
