@@ -39,8 +39,35 @@ static bool occurs_elsewhere(const json_t *node, const char *v, const json_t *en
     return false;
 }
 
-static void env_values_stay_out(const json_t *req, const char *msg)
+/* True when the refusal of req with env[key] set to another value of the same length still
+ * carries v: then v comes from the message's own words (e.g. "always" in the restart error),
+ * not from the env value. A substitute that changes which error it is proves nothing. */
+static bool in_fixed_text(const json_t *req, const char *key, const char *v, const char *code)
 {
+    static const struct dp_ctr_place pl = {"fz", "127.0.0.1"};
+    json_t *copy = json_deep_copy(req);
+    char *other = strdup(v);
+    struct dp_ctr_spec spec;
+    struct dp_err err = {0};
+    bool fixed = false;
+
+    for (char *c = other; c && *c; c++)
+        *c = *c == 'q' ? 'Q' : 'q'; /* same length, and never v's own letters in place */
+    if (copy && other &&
+        json_object_set_new(json_object_get(copy, "env"), key, json_string(other)) == 0) {
+        if (dp_ctr_spec_parse(&spec, copy, &pl, &err) == DP_OK)
+            dp_ctr_spec_clear(&spec);
+        else
+            fixed = strcmp(err.code, code) == 0 && strstr(err.msg, v) != NULL;
+    }
+    free(other);
+    json_decref(copy);
+    return fixed;
+}
+
+static void env_values_stay_out(const json_t *req, const struct dp_err *e)
+{
+    const char *msg = e->msg;
     const json_t *env = json_object_get(req, "env");
     const char *k;
     json_t *v;
@@ -51,7 +78,8 @@ static void env_values_stay_out(const json_t *req, const char *msg)
     {
         const char *s = json_is_string(v) ? json_string_value(v) : NULL;
 
-        if (s && strlen(s) >= SECRET_MIN && strstr(msg, s) && !occurs_elsewhere(req, s, env))
+        if (s && strlen(s) >= SECRET_MIN && strstr(msg, s) && !occurs_elsewhere(req, s, env) &&
+            !in_fixed_text(req, k, s, e->code))
             abort();
     }
 }
@@ -87,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(dp_json_dump(spec.create_body));
         dp_ctr_spec_clear(&spec);
     } else {
-        env_values_stay_out(req, err.msg);
+        env_values_stay_out(req, &err);
     }
     path_promises(req);
     json_decref(req);
