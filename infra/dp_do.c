@@ -131,6 +131,11 @@ void dp_do_set_policy(struct dp_do_client *c, const struct dp_do_policy *p)
     c->pol = *p;
 }
 
+const struct dp_do_policy *dp_do_get_policy(const struct dp_do_client *c)
+{
+    return &c->pol;
+}
+
 void dp_do_set_cancel(struct dp_do_client *c, int (*cancel)(void *ud), void *ud)
 {
     c->cancel = cancel;

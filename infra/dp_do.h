@@ -62,6 +62,9 @@ void dp_do_free(struct dp_do_client *c); /* NULL is fine; wipes the token */
 /* Replaces the retry policy (defaults are set by dp_do_new). */
 void dp_do_set_policy(struct dp_do_client *c, const struct dp_do_policy *p);
 
+/* The retry policy in force, for calls that retry in rounds of their own (a create). */
+const struct dp_do_policy *dp_do_get_policy(const struct dp_do_client *c);
+
 /* A cancel check (e.g. Ctrl-C) consulted during waits and transfers; non-zero stops the
  * current call with DP_ECANCELED. */
 void dp_do_set_cancel(struct dp_do_client *c, int (*cancel)(void *ud), void *ud);

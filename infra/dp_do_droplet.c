@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CREATE_ATTEMPTS 4 /* create rounds, each preceded by a lookup after the first */
-
 /* ---- field helpers ---- */
 
 long long dp_do_droplet_id(const json_t *d)
@@ -228,11 +226,21 @@ static void collect(json_t *into, json_t *answer)
         json_array_extend(into, json_object_get(answer, "droplets"));
 }
 
+/* The pause before the lookup after an unclear create: the policy's backoff, growing. */
+static int64_t lookup_pause_ms(const struct dp_do_policy *pol, int attempt)
+{
+    int64_t ms = pol->base_ms * attempt;
+
+    return ms < pol->max_backoff_ms ? ms : pol->max_backoff_ms;
+}
+
 /* One batch of up to DP_DO_CREATE_BATCH names: create, and on an unclear failure look the
- * droplets up by the create tag and create only what is missing. */
+ * droplets up by the create tag and create only what is missing. The rounds follow the
+ * client's policy (max_attempts), like every other request's retries. */
 static dp_rc create_batch(struct dp_do_client *c, const struct dp_do_create *r, size_t from,
                           size_t n, const char *tag, json_t *all, struct dp_err *err)
 {
+    const struct dp_do_policy *pol = dp_do_get_policy(c);
     const char *todo[DP_DO_CREATE_BATCH];
     size_t m = n;
     dp_rc rc = DP_OK;
@@ -250,10 +258,11 @@ static dp_rc create_batch(struct dp_do_client *c, const struct dp_do_create *r, 
             json_decref(answer);
             return DP_OK;
         }
-        if (!maybe_created(&fault) || attempt >= CREATE_ATTEMPTS)
+        if (!maybe_created(&fault) || attempt >= pol->max_attempts)
             return rc;
         /* The create may have happened: never send it blindly again. */
-        if (dp_do_sleep(c, 500L * attempt, err) || dp_do_droplets_list(c, tag, true, &have, err))
+        if (dp_do_sleep(c, lookup_pause_ms(pol, attempt), err) ||
+            dp_do_droplets_list(c, tag, true, &have, err))
             return err ? err->rc : DP_EUNAVAIL;
         m = missing_names(todo, r, from, n, have);
         adopt(all, have, r, from, n);

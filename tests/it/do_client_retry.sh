@@ -97,6 +97,16 @@ client create web-1
 expect_match "$OUT" "rc=0" "create re-sent after an empty lookup"
 expect_eq "$(jq -r 'select(.method=="POST") | .path' "$SLOG" | wc -l)" 2 "two creates in all"
 
+# ...and a create that keeps failing before creating anything stops after the policy's attempts
+# (--retries 4 here): four creates, each failure but the last followed by a lookup.
+P500='{"match":"POST /v2/droplets","status":500,"body":'"$ERR500"'}'
+EMPTY='{"match":"GET /v2/droplets?tag_name=","status":200,"body":{"droplets":[],"links":{},"meta":{"total":0}}}'
+serve "[$P500,$EMPTY,$P500,$EMPTY,$P500,$EMPTY,$P500,$EMPTY,$P500]"
+client create web-1
+expect_match "$OUT" "code=server_error" "the last 500 reaches the caller"
+expect_eq "$(jq -r 'select(.method=="POST") | .path' "$SLOG" | wc -l)" 4 "creates bounded by the policy"
+expect_eq "$(jq -r 'select(.method=="GET") | .path' "$SLOG" | wc -l)" 3 "a lookup between creates"
+
 # A 422 on create (bad input) is final.
 serve '[{"match":"POST /v2/droplets","status":422,"body":{"id":"unprocessable_entity","message":"You specified an invalid image for Droplet creation."}}]'
 client create web-1

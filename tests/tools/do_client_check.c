@@ -60,6 +60,18 @@ static void free_names(char **names, size_t count)
     free(names);
 }
 
+static void delete_all(struct dp_do_client *c, const json_t *droplets)
+{
+    struct dp_err err = {0};
+    json_t *d;
+    size_t i;
+
+    json_array_foreach(droplets, i, d)
+    {
+        OK_OR_FAIL(dp_do_droplet_delete(c, dp_do_droplet_id(d), false, &err), "delete droplet");
+    }
+}
+
 static json_t *create(struct dp_do_client *c, const char *prefix, size_t count, const char *image,
                       const char *user_data)
 {
@@ -75,8 +87,11 @@ static json_t *create(struct dp_do_client *c, const char *prefix, size_t count, 
                                .user_data = user_data};
     struct dp_err err = {0};
     json_t *out = NULL;
+    dp_rc rc = dp_do_droplets_create(c, &req, &out, &err);
 
-    OK_OR_FAIL(dp_do_droplets_create(c, &req, &out, &err), "create droplets");
+    if (rc != DP_OK) /* a failed create still hands back what it made: delete it */
+        delete_all(c, out);
+    OK_OR_FAIL(rc, "create droplets");
     TH_EQ_INT(json_array_size(out), count);
     free_names(names, count);
     return out;
@@ -93,18 +108,6 @@ static long long *ids_of(const json_t *droplets)
         ids[i] = dp_do_droplet_id(d);
     }
     return ids;
-}
-
-static void delete_all(struct dp_do_client *c, const json_t *droplets)
-{
-    struct dp_err err = {0};
-    json_t *d;
-    size_t i;
-
-    json_array_foreach(droplets, i, d)
-    {
-        OK_OR_FAIL(dp_do_droplet_delete(c, dp_do_droplet_id(d), false, &err), "delete droplet");
-    }
 }
 
 /* ---- ops: every operation once ---- */

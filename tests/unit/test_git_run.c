@@ -118,6 +118,9 @@ static bool is_zombie(int pid)
     return state == 'Z';
 }
 
+/* Whether the process named in top/name is gone. SIGKILL to a group is delivered
+ * asynchronously: a member may run for a moment after kill() returns, so this waits for it,
+ * up to 5 s. */
 static bool pid_file_dead(const char *name)
 {
     char p[256];
@@ -131,7 +134,12 @@ static bool pid_file_dead(const char *name)
     if (fscanf(f, "%d", &pid) != 1)
         pid = 0;
     fclose(f);
-    return pid > 0 && (kill(pid, 0) != 0 || is_zombie(pid)); /* its parent died: reaped later */
+    for (int i = 0; pid > 0 && i < 250; i++) {
+        if (kill(pid, 0) != 0 || is_zombie(pid)) /* its parent died: reaped later */
+            return true;
+        usleep(20 * 1000);
+    }
+    return false;
 }
 
 static void test_success(void)
