@@ -70,12 +70,12 @@ sim POST /_sim/faults -d '{"errored_action":null}'
 sim GET /_sim/faults
 expect_json .errored_action "" "errored_action cleared"
 
-# Slow actions: a shutdown takes three times as long.
-sim POST /_sim/faults -d '{"slow_actions":4}'
+# Slow actions: a shutdown (0.5 s) takes ten times as long.
+sim POST /_sim/faults -d '{"slow_actions":10}'
 api POST "/v2/droplets/$d/actions" -d '{"type":"shutdown"}'
 sleep 1
 expect_eq "$(droplet_field "$d" .status)" active "still active after 1 s with slow actions"
-wait_status "$d" off 10 || fail "never off"
+wait_status "$d" off 20 || fail "never off"
 sim POST /_sim/faults -d '{"slow_actions":1}'
 
 # A create that answers 500 after creating: the droplet is there anyway; only once.

@@ -46,7 +46,7 @@ expect_eq "$(droplets_left)" 0 "nothing was created"
 sim_faults '{"slow_actions":6}'
 bake_stream /infra/setup/init/stream '{"regions":["sfo3","ams3"],"region":"nyc3"}' base &
 BAKE_PID=$!
-sleep 2
+wait_for 30 test -s "$T/base.sse" || fail "the first bake sent nothing"
 api POST /api/v1/infra/setup/init/stream -d '{"regions":["sfo3"]}'
 expect_status 409 "a second bake while one runs"
 expect_json .error bake_in_progress "409: bake_in_progress"
