@@ -40,8 +40,8 @@ struct ctl {
     int spool_lock;   /* holds the spool folder's lock while we run (0: not taken) */
     struct dp_dockerfile_bases bases; /* from the flags, defaults where none */
     atomic_bool stopping;
-    struct dp_memo *listing; /* GET /infra/servers, shared for a moment (dp_fleet) */
-    atomic_bool baking;      /* one bake at a time: each deletes leftover bake droplets first */
+    struct dp_memo *listing;        /* GET /infra/servers, shared for a moment (dp_fleet) */
+    struct dp_snapshot_jobs *bakes; /* one at a time: each deletes leftover bake droplets first */
     struct ctl_metrics metrics;
 };
 
@@ -64,6 +64,9 @@ int ctl_h_settings_put(struct dp_req *rq);
 int ctl_h_setup_status(struct dp_req *rq);
 int ctl_h_setup_init(struct dp_req *rq);
 int ctl_h_images_build(struct dp_req *rq);
+int ctl_h_bake_status(struct dp_req *rq);
+int ctl_h_bake_events(struct dp_req *rq);
+int ctl_h_bake_cancel(struct dp_req *rq);
 int ctl_h_snapshots(struct dp_req *rq);
 int ctl_h_snapshot_transfer_all(struct dp_req *rq);
 int ctl_h_snapshot_delete(struct dp_req *rq);

@@ -15,21 +15,11 @@
 
 /* ---- SSE ---- */
 
-static int sse_send(void *ud, long long seq, const char *json)
-{
-    return dp_sse_send(ud, seq, json) != DP_OK;
-}
-
-static int sse_heartbeat(void *ud, long long last_seq)
-{
-    return dp_sse_heartbeat(ud, last_seq) != DP_OK;
-}
-
 int ctl_stream_events(struct dp_req *rq, long long deployment_id, long long after)
 {
     struct ctl *c = rq->app;
     struct dp_sse sse;
-    struct dp_events_sink sink = {sse_send, sse_heartbeat, &sse};
+    struct dp_events_sink sink = dp_sse_sink(&sse);
     struct dp_err err = {0};
 
     if (dp_sse_start(&sse, rq))

@@ -3,9 +3,11 @@
 
 #include "cloudinit.h"
 #include "dp_json.h"
+#include "dp_snapshot_jobs.h"
 #include "dp_snapshot_req.h"
 #include "dp_sse.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,72 +49,53 @@ static dp_rc bake_fill(struct dp_snapshot_opts *o, struct ctl *c, char *url, siz
     return dp_snapshot_sha256_file(sha, path, err);
 }
 
-/* Runs the bake with its own DigitalOcean client (the cancel check and the call count are this
- * bake's alone) and streams its events, then the last one. */
-static int bake_run(struct dp_req *rq, const struct dp_snapshot_opts *o)
+/* Streams the bake's events after `after`: the viewer may leave, the bake runs on. */
+static int bake_follow(struct dp_req *rq, long long id, long long after, const char *headers)
 {
     struct ctl *c = rq->app;
-    struct dp_do_client *cloud = NULL;
-    struct dp_snapshot_result res = {0};
-    struct dp_sse_feed feed;
+    struct dp_sse sse;
+    struct dp_events_sink sink = dp_sse_sink(&sse);
     struct dp_err err = {0};
-    json_t *last;
 
-    if (dp_do_new(&cloud, dp_do_base_url(c->cloud), c->do_token, &err))
-        return dp_httpd_send_err(rq, &err);
-    dp_snapshot_client_tune(cloud);
-    if (dp_sse_feed_start(&feed, rq, BAKE_HEARTBEAT_MS, &c->stopping) == DP_OK) {
-        struct dp_snapshot_env env = {.cloud = cloud,
-                                      .render = cloudinit_render_snapshot_doc,
-                                      .render_ud = c,
-                                      .pr = &feed.pr,
-                                      .log = &rq->log};
-        dp_rc rc = dp_snapshot_bake(&res, &env, o, &err);
-
-        last = rc ? dp_snapshot_error_event(&res, &err) : dp_snapshot_done_event(&res, false);
-        if (last)
-            dp_sse_feed_send(&feed, last);
-        json_decref(last);
-        if (rc)
-            dp_log(DP_LOG_WARN, &rq->log, "bake failed after %lu API calls: %s", res.api_calls,
-                   err.msg);
-        else
-            dp_log(DP_LOG_INFO, &rq->log, "baked %s (%lld) with %lu API calls", res.name,
-                   res.image_id, res.api_calls);
-    }
-    dp_snapshot_result_clear(&res);
-    dp_do_free(cloud);
+    if (dp_sse_start_with(&sse, rq, headers))
+        return rq->status;
+    dp_snapshot_jobs_follow(c->bakes, id, after, &sink, BAKE_HEARTBEAT_MS, &err);
     return rq->status;
 }
 
-/* Reads and checks the request, then bakes (one bake at a time: 409 for a second one). */
+/* Checks the request and starts the bake (one at a time: 409 for a second one), then streams
+ * it. The bake's number is in the X-Bake-Id header. */
 static int bake_stream(struct dp_req *rq, enum dp_snapshot_kind kind)
 {
     struct ctl *c = rq->app;
-    struct dp_snapshot_req req;
-    char url[CTL_STR_MAX + 32], sha[65] = "";
+    struct dp_snapshot_opts fill = {0};
+    struct dp_snapshot_job_start s = {.kind = kind, .user = ctl_user(rq)->username};
+    char url[CTL_STR_MAX + 32], sha[65] = "", hdr[48];
     struct dp_err err = {0};
     json_t *body = NULL;
-    int st;
+    long long id = 0;
     dp_rc rc = dp_httpd_read_json(rq, &body, &err);
 
     if (!rc)
-        rc = dp_snapshot_req_parse(&req, body, kind, &err);
+        rc = bake_fill(&fill, c, url, sizeof(url), sha, &err);
     if (!rc)
-        rc = bake_fill(&req.opts, c, url, sizeof(url), sha, &err);
-    if (!rc && atomic_exchange(&c->baking, true))
-        rc = dp_err_setc(&err, DP_ECONFLICT, "bake_in_progress",
-                         "a bake is running on this controller; wait for it to end");
-    if (rc) {
-        json_decref(body);
-        return dp_httpd_send_err(rq, &err);
+        rc = dp_do_new(&s.cloud, dp_do_base_url(c->cloud), c->do_token, &err);
+    if (!rc) {
+        dp_snapshot_client_tune(s.cloud);
+        s.body = body;
+        s.agent_url = fill.agent_url;
+        s.agent_sha256 = fill.agent_sha256;
+        s.allow = fill.allow;
+        s.nallow = fill.nallow;
+        rc = dp_snapshot_jobs_start(c->bakes, &s, &id, &err); /* takes the client */
     }
-    dp_log(DP_LOG_INFO, &rq->log, "%s bake started by %s",
-           kind == DP_SNAPSHOT_BASE ? "base" : "custom", ctl_user(rq)->username);
-    st = bake_run(rq, &req.opts);
-    atomic_store(&c->baking, false);
     json_decref(body);
-    return st;
+    if (rc)
+        return dp_httpd_send_err(rq, &err);
+    dp_log(DP_LOG_INFO, &rq->log, "%s bake %lld started by %s",
+           kind == DP_SNAPSHOT_BASE ? "base" : "custom", id, ctl_user(rq)->username);
+    snprintf(hdr, sizeof(hdr), "X-Bake-Id: %lld\r\n", id);
+    return bake_follow(rq, id, 0, hdr);
 }
 
 /* {"regions":[...],"region","size"}: bakes the base snapshot, streamed as SSE. */
@@ -125,6 +108,68 @@ int ctl_h_setup_init(struct dp_req *rq)
 int ctl_h_images_build(struct dp_req *rq)
 {
     return bake_stream(rq, DP_SNAPSHOT_CUSTOM);
+}
+
+/* The latest bake: its state and last event. */
+int ctl_h_bake_status(struct dp_req *rq)
+{
+    struct ctl *c = rq->app;
+    struct dp_err err = {0};
+    json_t *out = NULL;
+    dp_rc rc = dp_snapshot_jobs_status(c->bakes, &out, &err);
+
+    return dp_httpd_answer(rq, 200, rc, out, &err);
+}
+
+/* The latest bake's events, replayed then live; Last-Event-ID (or ?after=) skips those seen,
+ * ?id= insists on one bake. */
+int ctl_h_bake_events(struct dp_req *rq)
+{
+    struct ctl *c = rq->app;
+    const char *last = mg_get_header(rq->conn, "Last-Event-ID");
+    char q[24] = "";
+    long long id = 0, after = 0, latest;
+    json_t *st = NULL;
+    struct dp_err err = {0};
+
+    if (dp_httpd_query(rq, "id", q, sizeof(q)) && (id = strtoll(q, NULL, 10)) <= 0)
+        return dp_httpd_send_error(rq, 400, "invalid_id", "a bake id is a positive number");
+    if (dp_snapshot_jobs_status(c->bakes, &st, &err))
+        return dp_httpd_send_err(rq, &err);
+    latest = json_integer_value(json_object_get(st, "id")); /* 0: none yet */
+    json_decref(st);
+    if (!latest || (id && id != latest)) /* 404 before the stream starts */
+        return dp_httpd_send_error(rq, 404, "no_bake",
+                                   latest ? "that bake's events are gone: only the latest "
+                                            "bake's are kept"
+                                          : "no bake has run since the controller started");
+    q[0] = 0;
+    if (last)
+        after = strtoll(last, NULL, 10);
+    else if (dp_httpd_query(rq, "after", q, sizeof(q)))
+        after = strtoll(q, NULL, 10);
+    return bake_follow(rq, id, after > 0 ? after : 0, NULL);
+}
+
+/* Stops the running bake ({"id"} optional: only that one); it deletes its droplet. */
+int ctl_h_bake_cancel(struct dp_req *rq)
+{
+    struct ctl *c = rq->app;
+    struct dp_err err = {0};
+    json_t *body = NULL;
+    long long id = 0;
+    dp_rc rc = DP_OK;
+
+    if (rq->ri->content_length > 0)
+        rc = dp_httpd_read_json(rq, &body, &err);
+    if (!rc)
+        rc = dp_json_get_int(&id, body, "id", 1, LLONG_MAX, 0, &err);
+    if (!rc)
+        rc = dp_snapshot_jobs_cancel(c->bakes, id, &err);
+    json_decref(body);
+    if (!rc)
+        dp_log(DP_LOG_INFO, &rq->log, "bake canceled by %s", ctl_user(rq)->username);
+    return dp_httpd_answer(rq, 202, rc, rc ? NULL : json_pack("{s:b}", "canceling", 1), &err);
 }
 
 int ctl_h_snapshots(struct dp_req *rq)

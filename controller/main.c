@@ -5,6 +5,7 @@
 #include "cloudinit.h"
 #include "dp_do_droplet.h"
 #include "dp_log.h"
+#include "dp_snapshot_jobs.h"
 #include "dp_spool.h"
 
 #include <arpa/inet.h>
@@ -169,6 +170,22 @@ static int claim_spool(struct ctl *c, struct dp_logctx *lc)
     return 0;
 }
 
+/* Bakes run in threads of their own and log through the process's context. */
+static int start_bakes(struct ctl *c, const struct dp_logctx *lc)
+{
+    struct dp_snapshot_jobs_conf bc = {.render = cloudinit_render_snapshot_doc,
+                                       .render_ud = c,
+                                       .log = lc,
+                                       .stopping = &c->stopping};
+    struct dp_err err = {0};
+
+    if (dp_snapshot_jobs_new(&c->bakes, &bc, &err)) {
+        dp_log(DP_LOG_ERROR, lc, "%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static int ctl_prepare(struct ctl *c, struct dp_logctx *lc)
 {
     struct dp_err err = {0};
@@ -200,6 +217,8 @@ static int ctl_prepare(struct ctl *c, struct dp_logctx *lc)
         dp_log(DP_LOG_ERROR, lc, "out of memory");
         return -1;
     }
+    if (start_bakes(c, lc))
+        return -1;
     c->env.fleet =
         (struct dp_fleet){c->store, c->cloud, c->do_token, render_user_data, c, c->listing};
     c->env.events = c->events;
@@ -243,10 +262,13 @@ static int ctl_serve(struct ctl *c, struct dp_logctx *lc)
         ;
     dp_log(DP_LOG_INFO, lc, "signal %d: stopping", sig);
     atomic_store(&c->stopping, true);
-    dp_events_shutdown(c->events);      /* live viewers return */
+    dp_events_shutdown(c->events); /* live viewers return */
+    dp_snapshot_jobs_shutdown(c->bakes);
     dp_deploys_free(c->deploys, 20000); /* running deploys are canceled and end */
     c->deploys = NULL;
     dp_httpd_stop(c->mg, c->conf.listen);
+    dp_snapshot_jobs_free(c->bakes); /* a running bake was canceled: it deletes its droplet */
+    c->bakes = NULL;
     dp_log(DP_LOG_INFO, lc, "stopped");
     return 0;
 }
@@ -254,6 +276,7 @@ static int ctl_serve(struct ctl *c, struct dp_logctx *lc)
 static void ctl_free(struct ctl *c)
 {
     dp_deploys_free(c->deploys, 0);
+    dp_snapshot_jobs_free(c->bakes);
     dp_events_free(c->events);
     dp_authgate_free(c->login_gate);
     dp_do_free(c->cloud);

@@ -21,6 +21,7 @@ struct chan {
     long long id;
     pthread_cond_t cond;
     bool closed;
+    bool dropped; /* memory-only hub: forgotten once its last viewer leaves */
     int viewers;
     long long last_seq;
     struct mem_event *ev;  /* ev[i].seq == first + i */
@@ -31,7 +32,7 @@ struct chan {
 
 struct dp_events {
     pthread_mutex_t mu;
-    struct dp_store *store;
+    struct dp_store *store; /* NULL: memory only */
     struct chan *chans;
     atomic_long viewers;
     bool stopping;
@@ -161,8 +162,14 @@ dp_rc dp_events_emit(struct dp_events *h, long long deployment_id, const json_t 
         return dp_err_set(err, DP_ENOMEM, "out of memory");
     /* Store and publish under one lock, so memory holds the events in seq order. */
     pthread_mutex_lock(&h->mu);
-    rc = dp_store_event_append(h->store, deployment_id, json, &s, err);
-    c = rc ? NULL : chan_find(h, deployment_id);
+    if (h->store) {
+        rc = dp_store_event_append(h->store, deployment_id, json, &s, err);
+        c = rc ? NULL : chan_find(h, deployment_id);
+    } else {
+        c = chan_find(h, deployment_id);
+        rc = c ? DP_OK : dp_err_set(err, DP_ENOTFOUND, "no channel %lld", deployment_id);
+        s = c ? c->last_seq + 1 : 0;
+    }
     if (c) {
         c->last_seq = s;
         chan_keep(c, s, json);
@@ -185,6 +192,22 @@ void dp_events_close(struct dp_events *h, long long deployment_id)
     if (c) {
         c->closed = true;
         pthread_cond_broadcast(&c->cond);
+        if (c->viewers == 0 && h->store) { /* memory only: kept for replay until dropped */
+            chan_unlink(h, c);
+            chan_free(c);
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+void dp_events_drop(struct dp_events *h, long long id)
+{
+    struct chan *c;
+
+    pthread_mutex_lock(&h->mu);
+    c = chan_find(h, id);
+    if (c && c->closed) {
+        c->dropped = true;
         if (c->viewers == 0) {
             chan_unlink(h, c);
             chan_free(c);
@@ -214,12 +237,14 @@ static void batch_clear(struct batch *b)
     b->n = 0;
 }
 
-/* Copies events after `after` from memory; false when they are older than memory holds. */
-static bool take_from_memory(struct chan *c, long long after, struct batch *b)
+/* Copies events after `after` from memory; false when they are older than memory holds (a
+ * memory-only hub has nothing older: its viewers go on from the oldest it kept). */
+static bool take_from_memory(const struct dp_events *h, struct chan *c, long long after,
+                             struct batch *b)
 {
     long long first = c->n > c->head ? c->ev[c->head].seq : c->last_seq + 1;
 
-    if (after + 1 < first)
+    if (after + 1 < first && h->store)
         return false;
     for (size_t i = c->head; i < c->n && b->n < BATCH; i++) {
         if (c->ev[i].seq <= after)
@@ -278,16 +303,20 @@ static dp_rc follow_round(struct dp_events *h, struct chan *c, long long id, lon
 
     *state = 0;
     pthread_mutex_lock(&h->mu);
-    in_mem = !c || take_from_memory(c, after, b);
+    in_mem = !c || take_from_memory(h, c, after, b);
     if (c && in_mem && b->n == 0 && !c->closed && !h->stopping) {
         wait_for_more(c, &h->mu, WAIT_MS);
-        in_mem = take_from_memory(c, after, b);
+        in_mem = take_from_memory(h, c, after, b);
     }
     if (h->stopping)
         *state = -1;
     else if (in_mem && b->n == 0 && (!c || c->closed))
         *state = c ? 1 : 0; /* without a channel: the store decides below */
     pthread_mutex_unlock(&h->mu);
+    if (!c && !h->store) {
+        *state = 1; /* memory only: an unknown channel has nothing to send */
+        return DP_OK;
+    }
     if (!c || !in_mem) {
         dp_rc rc = take_from_store(h, id, after, b, err);
 
@@ -301,7 +330,7 @@ static dp_rc follow_round(struct dp_events *h, struct chan *c, long long id, lon
 static void viewer_leave(struct dp_events *h, struct chan *c)
 {
     pthread_mutex_lock(&h->mu);
-    if (c && --c->viewers == 0 && c->closed) {
+    if (c && --c->viewers == 0 && c->closed && (h->store || c->dropped)) {
         chan_unlink(h, c);
         chan_free(c);
     }

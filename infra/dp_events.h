@@ -16,6 +16,9 @@
 
 struct dp_events;
 
+/* store NULL makes a memory-only hub (for work not kept across restarts, such as bakes): its
+ * channels number their own events and stay after dp_events_close, replayable, until
+ * dp_events_drop. */
 dp_rc dp_events_new(struct dp_events **out, struct dp_store *store, struct dp_err *err);
 
 /* Frees the hub; every channel must be closed and every viewer gone (see dp_events_shutdown). */
@@ -35,6 +38,9 @@ dp_rc dp_events_emit(struct dp_events *h, long long deployment_id, const json_t 
 
 /* Ends the live channel: viewers send what is left and return. */
 void dp_events_close(struct dp_events *h, long long deployment_id);
+
+/* Memory-only hub: forgets a closed channel (at once, or when its last viewer leaves). */
+void dp_events_drop(struct dp_events *h, long long id);
 
 /* Viewers following right now (for /metrics). */
 long dp_events_viewers(struct dp_events *h);

@@ -10,7 +10,12 @@
 
 dp_rc dp_sse_start(struct dp_sse *s, struct dp_req *rq)
 {
-    char head[512];
+    return dp_sse_start_with(s, rq, NULL);
+}
+
+dp_rc dp_sse_start_with(struct dp_sse *s, struct dp_req *rq, const char *extra_headers)
+{
+    char head[768];
     int n;
 
     memset(s, 0, sizeof(*s));
@@ -20,8 +25,8 @@ dp_rc dp_sse_start(struct dp_sse *s, struct dp_req *rq)
     n = snprintf(head, sizeof(head),
                  "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                  "Cache-Control: no-cache, no-store\r\nX-Accel-Buffering: no\r\n"
-                 "Connection: close\r\nX-Request-Id: %s\r\n\r\nretry: 2000\n\n",
-                 rq->log.req_id);
+                 "Connection: close\r\nX-Request-Id: %s\r\n%.200s\r\nretry: 2000\n\n",
+                 rq->log.req_id, extra_headers ? extra_headers : "");
     rq->status = 200;
     s->started = true;
     if (mg_write(rq->conn, head, (size_t)n) <= 0) {
@@ -56,49 +61,19 @@ dp_rc dp_sse_heartbeat(struct dp_sse *s, long long id)
     return dp_sse_send(s, id, "{\"type\":\"heartbeat\"}");
 }
 
-/* ---- a feed: an operation's events straight onto the stream ---- */
+/* ---- a viewer of an event hub ---- */
 
-dp_rc dp_sse_feed_send(struct dp_sse_feed *f, const json_t *ev)
+static int sink_send(void *ud, long long seq, const char *json)
 {
-    char *text = dp_json_dump(ev);
-    dp_rc rc;
-
-    if (!text)
-        return DP_ENOMEM;
-    rc = dp_sse_send(&f->sse, ++f->seq, text);
-    free(text);
-    f->last_ms = dp_mono_ms();
-    return rc;
+    return dp_sse_send(ud, seq, json) != DP_OK;
 }
 
-static dp_rc feed_emit(void *ud, json_t *ev)
+static int sink_heartbeat(void *ud, long long last_seq)
 {
-    dp_sse_feed_send(ud, ev); /* a gone viewer shows in tick */
-    return DP_OK;
+    return dp_sse_heartbeat(ud, last_seq) != DP_OK;
 }
 
-static int feed_tick(void *ud)
+struct dp_events_sink dp_sse_sink(struct dp_sse *s)
 {
-    struct dp_sse_feed *f = ud;
-
-    if (f->stop && atomic_load(f->stop))
-        return 1;
-    if (!f->sse.broken && dp_mono_ms() - f->last_ms >= f->heartbeat_ms) {
-        dp_sse_heartbeat(&f->sse, f->seq);
-        f->last_ms = dp_mono_ms();
-    }
-    return f->sse.broken;
-}
-
-dp_rc dp_sse_feed_start(struct dp_sse_feed *f, struct dp_req *rq, int heartbeat_ms,
-                        const atomic_bool *stop)
-{
-    memset(f, 0, sizeof(*f));
-    f->pr.emit = feed_emit;
-    f->pr.tick = feed_tick;
-    f->pr.ud = f;
-    f->heartbeat_ms = heartbeat_ms > 0 ? heartbeat_ms : 10000;
-    f->stop = stop;
-    f->last_ms = dp_mono_ms();
-    return dp_sse_start(&f->sse, rq);
+    return (struct dp_events_sink){sink_send, sink_heartbeat, s};
 }

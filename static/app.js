@@ -215,14 +215,15 @@ async function readSSE(res, onMessage, signal) {
 // Reads a stream to its last event (`done` or `error`). A deployment's stream that ends early
 // (a network drop) is resumed from GET /deployments/{id}/events with Last-Event-ID, so no event
 // is lost or shown twice. first: the Response to read first (or null to start by resuming).
-async function follow({ first, deploymentId, onEvent, onNote, signal }) {
+async function follow({ first, deploymentId, eventsPath, onEvent, onNote, signal }) {
   let res = first || null;
   let opened = !!res;
   let lastId = 0;
   let tries = 0;
   let depId = deploymentId || 0;
+  const path = () => eventsPath || (depId ? `/deployments/${depId}/events` : '');
   for (;;) {
-    if (!res && depId) {
+    if (!res && path()) {
       if (opened) {
         if (++tries > RECONNECT_TRIES) return { dropped: true, deploymentId: depId };
         if (onNote) onNote(`The connection dropped; reconnecting after event ${lastId}…`);
@@ -233,7 +234,7 @@ async function follow({ first, deploymentId, onEvent, onNote, signal }) {
       try {
         const headers = authHeaders();
         if (lastId > 0) headers['Last-Event-ID'] = String(lastId);
-        const r = await fetch(`${API}/deployments/${depId}/events`, { headers, signal, cache: 'no-store' });
+        const r = await fetch(`${API}${path()}`, { headers, signal, cache: 'no-store' });
         if (r.status === 401) { sessionExpired(); return { aborted: true }; }
         if (r.status === 404) return { error: await errorOf(r), deploymentId: depId };
         if (r.ok) res = r;
@@ -260,7 +261,7 @@ async function follow({ first, deploymentId, onEvent, onNote, signal }) {
     res = null;
     if (signal && signal.aborted) return { aborted: true };
     if (last) return { last, deploymentId: depId };
-    if (!depId) return { dropped: true, deploymentId: 0 };
+    if (!path()) return { dropped: true, deploymentId: 0 };
   }
 }
 
@@ -1183,6 +1184,7 @@ async function loadSnapshotsView() {
     await ensureSnapshots(true);
     renderSetup();
     renderSnapshots();
+    attachBake();
   } catch (e) {
     showError('snapshots-error', e);
     say('setup-status', '');
@@ -1270,19 +1272,27 @@ async function startBake(ev) {
   const body = { regions };
   if (region) body.region = region;
   const abort = new AbortController();
-  state.bake = { abort };
-  const submit = $('setup-submit');
-  const cancel = $('setup-cancel');
-  busy(submit, true);
+  state.bake = { abort, id: 0 };
+  busy($('setup-submit'), true);
   let res;
   try {
     res = await send('POST', '/infra/setup/init/stream', body, { signal: abort.signal });
   } catch (e) {
     state.bake = null;
-    busy(submit, false);
+    busy($('setup-submit'), false);
     if (e.name !== 'AbortError') showError('setup-error', e);
     return;
   }
+  await watchBake(res, Number(res.headers.get('X-Bake-Id')) || 0, abort);
+}
+
+// A bake runs on the controller whether or not a page watches it: leaving, a reload or a
+// dropped network only stops the watching (it resumes with Last-Event-ID); Cancel stops it.
+async function watchBake(res, id, abort) {
+  state.bake = { abort, id };
+  const submit = $('setup-submit');
+  const cancel = $('setup-cancel');
+  busy(submit, true);
   cancel.hidden = false;
   cancel.disabled = false;
   $('setup-run').hidden = false;
@@ -1292,10 +1302,12 @@ async function startBake(ev) {
     log.append(h('p', { class: `line ${cls || ''}`, text }));
     log.scrollTop = log.scrollHeight;
   };
-  say('setup-step', 'Starting…');
+  say('setup-step', `Bake ${id || ''} running…`);
   const result = await follow({
     first: res,
+    eventsPath: id ? `/infra/bake/events?id=${id}` : '',
     signal: abort.signal,
+    onNote: (t) => line(t, 'note'),
     onEvent: (e) => {
       if (e.type === 'log') line(String(e.message ?? ''));
       else if (e.type === 'progress') {
@@ -1308,18 +1320,60 @@ async function startBake(ev) {
         line(t, 'done-ok');
         say('setup-step', t);
       } else if (e.type === 'error') {
-        const t = `failed${e.step ? ` at ${e.step}` : ''}: ${e.detail || e.error}`;
+        const t = e.error === 'canceled'
+          ? `canceled${e.step ? ` at ${e.step}` : ''}: the bake stopped and deleted its droplet`
+          : `failed${e.step ? ` at ${e.step}` : ''}: ${e.detail || e.error}`;
         line(t, 'done-bad');
         say('setup-step', t);
       }
     },
   });
-  if (result.aborted) line('Canceled: the bake stops and its droplet is deleted.', 'note');
-  else if (result.dropped) line('The connection was lost: the bake stops when its stream closes.', 'note');
-  state.bake = null;
+  if (result.aborted) return; // the page stopped watching (log out); the bake runs on
+  if (result.error) line(`The bake's log is gone: ${result.error.message || result.error}`, 'note');
+  else if (result.dropped) line('The connection was lost; the bake goes on. Open Snapshots again to follow it.', 'note');
+  if (state.bake && state.bake.abort === abort) state.bake = null;
   cancel.hidden = true;
   busy(submit, false);
   if (state.view === 'snapshots') loadSnapshotsView();
+}
+
+async function cancelBake() {
+  const b = state.bake;
+  if (!b) return;
+  const cancel = $('setup-cancel');
+  cancel.disabled = true;
+  showError('setup-error', null);
+  try {
+    await api('POST', '/infra/bake/cancel', b.id ? { id: b.id } : {});
+    say('setup-step', 'Canceling: the bake stops and deletes its droplet…');
+  } catch (e) {
+    showError('setup-error', e);
+    cancel.disabled = false;
+  }
+}
+
+// A bake started elsewhere (another tab, before a reload, with curl) shows here while it runs.
+async function attachBake() {
+  if (state.bake) return;
+  let st;
+  try {
+    st = await api('GET', '/infra/bake');
+  } catch (_) {
+    return; // none since the controller started
+  }
+  if (!st || st.state !== 'running' || state.bake) return;
+  const abort = new AbortController();
+  state.bake = { abort, id: st.id };
+  let res = null;
+  try {
+    const r = await fetch(`${API}/infra/bake/events?id=${st.id}`, { headers: authHeaders(), signal: abort.signal, cache: 'no-store' });
+    if (r.ok) res = r;
+  } catch (_) { /* gone already */ }
+  if (!res) {
+    state.bake = null;
+    return;
+  }
+  watchBake(res, st.id, abort);
 }
 
 // ---------------------------------------------------------------- Settings
@@ -1435,7 +1489,7 @@ function wire() {
 
   $('snapshots-refresh').addEventListener('click', loadSnapshotsView);
   $('setup-form').addEventListener('submit', startBake);
-  $('setup-cancel').addEventListener('click', () => { if (state.bake) state.bake.abort.abort(); });
+  $('setup-cancel').addEventListener('click', cancelBake);
 
   $('token-form').addEventListener('submit', saveToken);
   $('creds-show').addEventListener('click', showCredentials);

@@ -115,6 +115,32 @@ try {
   await snaps.locator('#setup-status').filter({ hasText: /current\./ }).waitFor();
   check(await snaps.locator('#snapshots-body tr').count() >= 1, 'the new snapshot is listed');
 
+  // ---- A bake outlives its page: after a reload the Snapshots view picks the running bake up
+  // again (its log replayed from the start); Cancel stops it and its droplet is deleted.
+  step('reload during a bake, then cancel it');
+  await simFaults({ slow_actions: 20 }); // the droplet takes 20 s to be active
+  await snaps.getByRole('button', { name: 'Create base snapshot' }).click();
+  await bakeLog.getByText(/^step: waiting for active/).first().waitFor({ timeout: 30000 });
+  await page.reload();
+  await bakeLog.getByText(/^step: waiting for active/).first().waitFor({ timeout: 15000 });
+  check(await bakeLog.getByText(/^step: creating droplet/).count() >= 1, "after a reload the running bake's log is replayed from its start");
+  await snaps.getByRole('button', { name: 'Cancel bake' }).click();
+  await bakeLog.getByText(/^canceled/).waitFor({ timeout: 30000 });
+  await simFaults({ slow_actions: 1 });
+  const bakeState = await page.evaluate(async () => {
+    const headers = { Authorization: `Bearer ${sessionStorage.getItem('deploy-infra.token')}` };
+    return (await fetch('/api/v1/infra/bake', { headers })).json();
+  });
+  eq(bakeState.state, 'canceled', 'GET /infra/bake says the bake was canceled');
+  let bakeDroplets = -1;
+  for (let i = 0; i < 50 && bakeDroplets !== 0; i++) {
+    const sim = await (await fetch(`${SIM_URL}/_sim/state`)).json();
+    bakeDroplets = sim.droplets.filter((d) => (d.tags || []).includes('dp-bake')).length;
+    if (bakeDroplets) await new Promise((r) => setTimeout(r, 200));
+  }
+  eq(bakeDroplets, 0, "the canceled bake's droplet is deleted");
+  check(await snaps.getByRole('button', { name: 'Cancel bake' }).isHidden(), 'Cancel is gone once the bake has ended');
+
   // ---- Provision two servers, one in the snapshot's first region (preselected), one in the next.
   step('provision two servers');
   await page.getByRole('navigation').getByRole('link', { name: 'Servers', exact: true }).click();

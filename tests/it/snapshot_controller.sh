@@ -4,7 +4,8 @@
 # event, heartbeats while quiet, the same steps as snapshot-builder), a second bake refused with
 # 409 while one runs, a server provisioned from the new base reached with the derived key and
 # deployed to; a custom snapshot through POST /infra/images/build/stream; bad requests refused
-# before anything starts; a viewer that disconnects cancels the bake and its droplet is deleted.
+# before anything starts; a bake outlives its viewer (status, replay, Last-Event-ID) and stops
+# on POST /infra/bake/cancel, its droplet deleted; the controller stopping cancels a bake.
 . "$(dirname "$0")/lib.sh"
 . "$DP_SRC/tests/it/ctl_lib.sh"
 . "$DP_SRC/tests/it/snap_lib.sh"
@@ -29,6 +30,11 @@ api GET /api/v1/infra/setup/status
 expect_status 200 "setup status"
 expect_eq "$(jq -c '[.base_snapshot, .current, .expected_agent_version]' <<<"$BODY")" "[null,false,\"$VERSION\"]" \
     "no base yet"
+api GET /api/v1/infra/bake
+expect_eq "$STATUS $(jq -c . <<<"$BODY")" '200 {"id":null,"state":"none"}' "no bake yet"
+curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+    "$CTL_URL/api/v1/infra/bake/events" >"$T/none.status"
+expect_eq "$(cat "$T/none.status")" 404 "no bake, no events"
 
 # --- refused before anything starts
 api POST /api/v1/infra/setup/init/stream -d '{"regions":["NYC 3"]}'
@@ -112,17 +118,48 @@ expect_eq "$(jq -r '[.type, .error, .step] | join(" ")' <<<"$LAST")" "error snap
     "an unknown source fails in the stream, naming the step"
 expect_no_droplet "custom bakes"
 
-# --- a viewer that leaves cancels the bake; the droplet is deleted all the same
+# --- a viewer that leaves does not stop the bake: GET /infra/bake shows it running, its events
+# replay (whole, or after Last-Event-ID) and follow live, and POST /infra/bake/cancel stops it;
+# the droplet is deleted all the same
+real_events() { events_of "$1" | grep -v '"type":"heartbeat"'; }
 sim_faults '{"slow_actions":6}'
-curl -sN --max-time 5 -H "Authorization: Bearer $TOKEN" -d '{}' -o "$T/gone.sse" \
+curl -sN --max-time 5 -D "$T/gone.h" -H "Authorization: Bearer $TOKEN" -d '{}' -o "$T/gone.sse" \
     "$CTL_URL/api/v1/infra/setup/init/stream" || true
 expect_match "$(cat "$T/gone.sse")" "creating droplet" "the bake had started"
-for ((i = 0; i < 150; i++)); do
-    grep -q 'bake failed .*canceled' "$T/ctl.log" && break
-    sleep 0.2
-done
-grep -q 'bake failed .*canceled' "$T/ctl.log" || fail "the controller canceled the bake: $(tail -3 "$T/ctl.log")"
-expect_no_droplet "a viewer that left"
+bake_id=$(tr -d '\r' <"$T/gone.h" | sed -n 's/^[Xx]-[Bb]ake-[Ii]d: //p')
+expect_match "$bake_id" '^[0-9]+$' "the stream names its bake (X-Bake-Id)"
+api GET /api/v1/infra/bake
+expect_status 200 "the latest bake"
+expect_eq "$(jq -r '[.id, .kind, .state, .started_by] | join(" ")' <<<"$BODY")" "$bake_id base running admin" \
+    "the bake runs on without its viewer"
+curl -sN --max-time 3 -H "Authorization: Bearer $TOKEN" -o "$T/replay.sse" \
+    "$CTL_URL/api/v1/infra/bake/events" || true
+n=$(real_events "$T/gone.sse" | wc -l)
+expect_eq "$(real_events "$T/replay.sse" | head -n "$n")" "$(real_events "$T/gone.sse")" \
+    "a new viewer replays what the first one saw"
+last_id=$(sed -n 's/^id: //p' "$T/gone.sse" | tail -n 1)
+curl -sN --max-time 3 -H "Authorization: Bearer $TOKEN" -H "Last-Event-ID: $last_id" -o "$T/resume.sse" \
+    "$CTL_URL/api/v1/infra/bake/events" || true
+expect_eq "$(real_events "$T/resume.sse" | head -n 1)" "$(real_events "$T/replay.sse" | sed -n "$((n + 1))p")" \
+    "Last-Event-ID resumes right after the last event seen"
+api POST /api/v1/infra/bake/cancel -d "{\"id\":$((bake_id + 1))}"
+expect_status 409 "cancel names another bake"
+api POST /api/v1/infra/bake/cancel -d "{\"id\":$bake_id}"
+expect_status 202 "cancel the bake"
+curl -sN --max-time 60 -H "Authorization: Bearer $TOKEN" -o "$T/canceled.sse" \
+    "$CTL_URL/api/v1/infra/bake/events?id=$bake_id" || true
+expect_eq "$(real_events "$T/canceled.sse" | tail -n 1 | jq -r .error)" canceled "the stream ends with the cancel"
+api GET /api/v1/infra/bake
+expect_eq "$(jq -r '[.state, .last_event.error, (.ended_at != null)] | join(" ")' <<<"$BODY")" "canceled canceled true" \
+    "the bake's state says so"
+expect_match "$(cat "$T/ctl.log")" 'bake canceled by admin' "the cancel is logged with who asked"
+expect_no_droplet "a bake canceled without a viewer"
+api POST /api/v1/infra/bake/cancel
+expect_status 409 "nothing left to cancel"
+expect_json .error bake_not_running "409: bake_not_running"
+curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+    "$CTL_URL/api/v1/infra/bake/events?id=$((bake_id + 5))" >"$T/other.status"
+expect_eq "$(cat "$T/other.status")" 404 "another bake's events are gone"
 sim_faults '{"slow_actions":1}'
 bake_stream /infra/images/build/stream '{"from_snapshot_id":"no-such-snapshot","packages":["jq"]}' again
 expect_eq "$STATUS $(jq -r .error <<<"$LAST")" "200 snapshot_not_found" "the bake lock is free again"
