@@ -188,23 +188,16 @@ int ctl_h_deployment(struct dp_req *rq)
 int ctl_h_deployment_events(struct dp_req *rq)
 {
     struct ctl *c = rq->app;
-    const char *last = mg_get_header(rq->conn, "Last-Event-ID");
-    char q[24] = "";
     struct dp_deployment d = {0};
     struct dp_err err = {0};
-    long long id, after = 0;
+    long long id;
 
     if (!dp_httpd_id_param(&id, rq))
         return dp_httpd_send_error(rq, 400, "invalid_id", "a deployment id is a positive number");
     if (dp_store_deploy_get(c->store, id, &d, &err))
         return dp_httpd_send_err(rq, &err);
     dp_deployment_clear(&d);
-    /* Browsers send Last-Event-ID on reconnect; scripts may use ?after= */
-    if (last)
-        after = strtoll(last, NULL, 10);
-    else if (dp_httpd_query(rq, "after", q, sizeof(q)))
-        after = strtoll(q, NULL, 10);
-    return ctl_stream_events(rq, id, after > 0 ? after : 0);
+    return ctl_stream_events(rq, id, dp_sse_resume_after(rq));
 }
 
 int ctl_h_deployment_cancel(struct dp_req *rq)

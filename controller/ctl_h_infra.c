@@ -126,9 +126,8 @@ int ctl_h_bake_status(struct dp_req *rq)
 int ctl_h_bake_events(struct dp_req *rq)
 {
     struct ctl *c = rq->app;
-    const char *last = mg_get_header(rq->conn, "Last-Event-ID");
     char q[24] = "";
-    long long id = 0, after = 0, latest;
+    long long id = 0, latest;
     json_t *st = NULL;
     struct dp_err err = {0};
 
@@ -143,12 +142,7 @@ int ctl_h_bake_events(struct dp_req *rq)
                                    latest ? "that bake's events are gone: only the latest "
                                             "bake's are kept"
                                           : "no bake has run since the controller started");
-    q[0] = 0;
-    if (last)
-        after = strtoll(last, NULL, 10);
-    else if (dp_httpd_query(rq, "after", q, sizeof(q)))
-        after = strtoll(q, NULL, 10);
-    return bake_follow(rq, id, after > 0 ? after : 0, NULL);
+    return bake_follow(rq, id, dp_sse_resume_after(rq), NULL);
 }
 
 /* Stops the running bake ({"id"} optional: only that one); it deletes its droplet. */

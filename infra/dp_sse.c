@@ -63,6 +63,19 @@ dp_rc dp_sse_heartbeat(struct dp_sse *s, long long id)
 
 /* ---- a viewer of an event hub ---- */
 
+long long dp_sse_resume_after(const struct dp_req *rq)
+{
+    const char *last = mg_get_header(rq->conn, "Last-Event-ID");
+    char q[24] = "";
+    long long after = 0;
+
+    if (last)
+        after = strtoll(last, NULL, 10);
+    else if (dp_httpd_query(rq, "after", q, sizeof(q)))
+        after = strtoll(q, NULL, 10);
+    return after > 0 ? after : 0;
+}
+
 static int sink_send(void *ud, long long seq, const char *json)
 {
     return dp_sse_send(ud, seq, json) != DP_OK;

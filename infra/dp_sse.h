@@ -31,6 +31,10 @@ dp_rc dp_sse_send(struct dp_sse *s, long long id, const char *json);
 /* Sends {"type":"heartbeat"} carrying id (the last event's, so Last-Event-ID stays right). */
 dp_rc dp_sse_heartbeat(struct dp_sse *s, long long id);
 
+/* Where a reconnecting viewer resumes: Last-Event-ID (what browsers send), else ?after= (for
+ * scripts), else 0; never negative. */
+long long dp_sse_resume_after(const struct dp_req *rq);
+
 /* A dp_events sink that writes to s: a viewer that is gone ends the follow. */
 struct dp_events_sink dp_sse_sink(struct dp_sse *s);
 
